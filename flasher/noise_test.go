@@ -1,0 +1,89 @@
+package flasher_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/iotbench/iotbench/flasher"
+	"github.com/iotbench/iotbench/virtualboard"
+)
+
+// Line noise at one corrupted-or-dropped byte in 20,000, in both
+// directions: each run must end either verified-correct or with a clear
+// error — never with success and wrong bytes in flash.
+func TestLineNoiseNeverSilentlyCorrupts(t *testing.T) {
+	const runs = 50
+	for _, mode := range []string{"rom", "stub"} {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			var ok, failed, corrupted int
+			for run := 0; run < runs; run++ {
+				outcome, msg := noisyWrite(t, mode, uint64(run+1))
+				switch outcome {
+				case "ok":
+					ok++
+				case "error":
+					failed++
+					t.Logf("run %d: clear error: %s", run, msg)
+				default:
+					corrupted++
+					t.Errorf("run %d: %s", run, msg)
+				}
+			}
+			t.Logf("%s mode: %d verified-correct, %d clear errors, %d silent corruptions out of %d runs", mode, ok, failed, corrupted, runs)
+			if ok < runs/2 {
+				t.Errorf("only %d of %d runs succeeded at this noise level: retries are not doing their job", ok, runs)
+			}
+		})
+	}
+}
+
+func noisyWrite(t *testing.T, mode string, seed uint64) (string, string) {
+	b := newBoard(t, virtualboard.Config{Noise: virtualboard.Noise{DropRate: 1.0 / 40000, CorruptRate: 1.0 / 40000, Seed: seed}})
+	defer b.Close()
+	b.Reset(true) // BOOT held: the chip waits in its loader
+	port, name := openTransport(t, b, "inprocess")
+	o := sessionOptions(name, &collector{})
+	o.Before = flasher.BeforeNoReset
+	size := 8*1024 + int(seed%7)*333
+	verify := flasher.VerifyReadBack
+	if mode == "stub" {
+		o.StubFile = writeTestStub(t)
+		size = 48*1024 + int(seed%7)*333
+		verify = flasher.VerifyAuto
+	} else {
+		o.NoStub = true
+	}
+	data := randomBytes(seed+100, size)
+	addr := uint32(0x10000)
+	l, _, err := flasher.Open(context.Background(), port, o)
+	if err == nil {
+		err = l.WriteFlash(context.Background(), []flasher.Region{{Addr: addr, Data: data}}, flasher.WriteOptions{Verify: verify})
+	}
+	got := b.Flash().Read(addr, len(data))
+	if err != nil {
+		if !clearError(err) {
+			return "unclear", fmt.Sprintf("unclear error %T: %v", err, err)
+		}
+		return "error", err.Error()
+	}
+	if !bytes.Equal(got, data) {
+		dropped, corr := b.NoiseStats()
+		return "corrupt", fmt.Sprintf("write reported success but flash differs at +0x%X (noise: %d dropped, %d corrupted)", firstDiff(got, data), dropped, corr)
+	}
+	return "ok", ""
+}
+
+// clearError: a typed error that names what failed.
+func clearError(err error) bool {
+	var ce *flasher.CommandError
+	var te *flasher.TimeoutError
+	var ve *flasher.VerifyError
+	var con *flasher.ConnectError
+	var chip *flasher.ChipError
+	var se *flasher.StatusError
+	return err.Error() != "" && (errors.As(err, &ce) || errors.As(err, &te) || errors.As(err, &ve) || errors.As(err, &con) || errors.As(err, &chip) || errors.As(err, &se))
+}

@@ -1,0 +1,168 @@
+package virtualboard
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// PTY serves the board's UART on a pseudo-terminal, for programs that need
+// a device path (esptool, screen, minicom, iotbench --port /dev/pts/N). A
+// pty carries no DTR/RTS, so a client opening the port counts as a reset
+// (esp-serial-protocol.md §17): into the loader or into the flashed
+// application, as configured. The client's baud rate is read from the
+// terminal settings the client set (TCGETS2 on the master returns the
+// slave's), so a client at the wrong rate reads garbage as it would on a
+// real port.
+type PTY struct {
+	b      *Board
+	master *os.File
+	fd     int
+	path   string
+	boot   OpenBoot
+
+	mu       sync.Mutex
+	attached bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// ServePTY creates the pty and starts bridging it.
+func (b *Board) ServePTY(boot OpenBoot) (*PTY, error) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("virtual board: creating a pseudo-terminal: %w", err)
+	}
+	path := slave.Name()
+	// Raw mode so a client that does not configure the line (cat, a
+	// script) sees bytes, not a line discipline's echo and editing.
+	if t, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS); err == nil {
+		t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+		t.Oflag &^= unix.OPOST
+		t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+		t.Cflag &^= unix.CSIZE | unix.PARENB
+		t.Cflag |= unix.CS8
+		unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, t)
+	}
+	// The board keeps no slave descriptor open: a client's last close
+	// must be visible as a hang-up on the master.
+	slave.Close()
+	fd := int(master.Fd())
+	if err := unix.SetNonblock(fd, true); err != nil {
+		master.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &PTY{b: b, master: master, fd: fd, path: path, boot: boot, cancel: cancel}
+	p.wg.Add(2)
+	go p.fromHost(ctx)
+	go p.toHost(ctx)
+	return p, nil
+}
+
+// Path is the device path clients open.
+func (p *PTY) Path() string { return p.path }
+
+// Close stops serving and removes the pty.
+func (p *PTY) Close() error {
+	p.cancel()
+	p.wg.Wait()
+	return p.master.Close()
+}
+
+// hostBaud is the rate the client configured on its end.
+func (p *PTY) hostBaud() int {
+	t, err := unix.IoctlGetTermios(p.fd, unix.TCGETS2)
+	if err != nil {
+		return 115200
+	}
+	if t.Ospeed > 0 {
+		return int(t.Ospeed)
+	}
+	return 115200
+}
+
+func (p *PTY) isAttached() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.attached
+}
+
+func (p *PTY) fromHost(ctx context.Context) {
+	defer p.wg.Done()
+	buf := make([]byte, 4096)
+	fds := []unix.PollFd{{Fd: int32(p.fd), Events: unix.POLLIN}}
+	for ctx.Err() == nil {
+		fds[0].Revents = 0
+		n, err := unix.Poll(fds, 10)
+		if err != nil && !errors.Is(err, unix.EINTR) {
+			return
+		}
+		hup := fds[0].Revents&unix.POLLHUP != 0
+		p.mu.Lock()
+		was := p.attached
+		p.attached = !hup
+		p.mu.Unlock()
+		switch {
+		case hup && was:
+			p.b.logf("pty: client closed %s", p.path)
+		case !hup && !was:
+			p.b.logf("pty: client opened %s", p.path)
+			p.b.SetLines(false, false)
+			switch p.boot {
+			case OpenBootDownload:
+				p.b.Reset(true)
+			case OpenBootFlash:
+				p.b.Reset(false)
+			}
+		}
+		if hup {
+			time.Sleep(2 * time.Millisecond)
+			continue
+		}
+		if n > 0 && fds[0].Revents&unix.POLLIN != 0 {
+			m, err := unix.Read(p.fd, buf)
+			if m > 0 {
+				p.b.toChip.send(buf[:m], p.hostBaud())
+			}
+			if err != nil && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EIO) {
+				return
+			}
+		}
+	}
+}
+
+func (p *PTY) toHost(ctx context.Context) {
+	defer p.wg.Done()
+	buf := make([]byte, 4096)
+	for {
+		n, err := p.b.toHost.recv(ctx, buf, rxState{baud: p.hostBaud}, -1)
+		if err != nil {
+			return
+		}
+		if !p.isAttached() {
+			continue // nobody listening: the bytes fall on the floor
+		}
+		out := buf[:n]
+		for len(out) > 0 && ctx.Err() == nil {
+			m, err := unix.Write(p.fd, out)
+			if m > 0 {
+				out = out[m:]
+			}
+			if err != nil {
+				if errors.Is(err, unix.EAGAIN) {
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				break // EIO: the client went away
+			}
+		}
+	}
+}
