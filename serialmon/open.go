@@ -61,16 +61,10 @@ func Open(ctx context.Context, spec string, baud int) (flasher.Port, error) {
 		if err != nil {
 			return nil, err
 		}
-		return remotePort{p}, nil
+		return p, nil
 	}
 	return openLocal(spec, baud)
 }
-
-// remotePort tells the flasher that line changes cross a network, where
-// esptool never uses its "tight" reset (flasher.RemotePort).
-type remotePort struct{ *rfc2217.Port }
-
-func (remotePort) IsRemote() bool { return true }
 
 func mode8N1(baud int) *serial.Mode {
 	return &serial.Mode{BaudRate: baud, DataBits: 8, Parity: serial.NoParity, StopBits: serial.OneStopBit}

@@ -69,7 +69,7 @@ type Board struct {
 	mute     bool
 	garbage  bool
 	cpu      *cpuRun
-	hostBusy bool
+	host     string // which transport owns the UART's host end ("" = none)
 	closed   bool
 	events   []string
 
@@ -327,6 +327,29 @@ func (b *Board) softReset() {
 	go b.startCPU(2, strap, true)
 }
 
+// attachHost gives one transport the UART's host end; a board has one
+// UART, and two readers would each steal the other's bytes.
+func (b *Board) attachHost(owner string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errClosed
+	}
+	if b.host != "" {
+		return fmt.Errorf("%w (by %s)", ErrBusy, b.host)
+	}
+	b.host = owner
+	return nil
+}
+
+func (b *Board) detachHost(owner string) {
+	b.mu.Lock()
+	if b.host == owner {
+		b.host = ""
+	}
+	b.mu.Unlock()
+}
+
 // Close powers the board off.
 func (b *Board) Close() error {
 	b.mu.Lock()
@@ -394,4 +417,12 @@ func (b *Board) print(s string) { b.transmit([]byte(s)) }
 // firmware flushing its TX FIFO before changing baud or rebooting does.
 func (b *Board) waitTx(ctx context.Context) error {
 	return b.clk.SleepUntil(ctx, b.toHost.busyUntil())
+}
+
+// BootMode is the strap value A latched at the last reset: 1 = UART
+// download (the ROM loader), 3 = boot from flash (device-side.md §1.4).
+func (b *Board) BootMode() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.strap
 }

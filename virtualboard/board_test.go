@@ -209,24 +209,24 @@ func TestResetCircuit(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	b.SetDTR(false)
 	wait()
-	if b.strap != 1 {
-		t.Fatalf("classic reset: strap %d, want 1 (download)", b.strap)
+	if b.BootMode() != 1 {
+		t.Fatalf("classic reset: boot mode %d, want 1 (download)", b.BootMode())
 	}
 	// Both lines asserted is not a reset.
 	b.SetLines(true, true)
 	wait()
 	b.SetLines(false, false)
 	wait()
-	if b.strap != 1 {
-		t.Fatalf("DTR+RTS together changed the strap to %d", b.strap)
+	if b.BootMode() != 1 {
+		t.Fatalf("DTR+RTS together changed the strap to %d", b.BootMode())
 	}
 	// Hard reset: RTS pulse, IO0 released → flash boot.
 	b.SetRTS(true)
 	wait()
 	b.SetRTS(false)
 	wait()
-	if b.strap != 3 {
-		t.Fatalf("hard reset: strap %d, want 3", b.strap)
+	if b.BootMode() != 3 {
+		t.Fatalf("hard reset: boot mode %d, want 3", b.BootMode())
 	}
 	// A board without the auto-reset circuit ignores the lines.
 	nb := newTestBoard(t, Config{NoAutoReset: true})
@@ -235,7 +235,7 @@ func TestResetCircuit(t *testing.T) {
 	wait()
 	nb.SetLines(true, false)
 	wait()
-	if nb.strap != 3 || strings.Contains(strings.Join(nb.Events(), "\n"), "EN low") {
-		t.Fatalf("no-auto-reset board reacted to lines: strap %d events %v", nb.strap, nb.Events())
+	if nb.BootMode() != 3 || strings.Contains(strings.Join(nb.Events(), "\n"), "EN low") {
+		t.Fatalf("no-auto-reset board reacted to lines: strap %d events %v", nb.BootMode(), nb.Events())
 	}
 }

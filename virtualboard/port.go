@@ -38,15 +38,9 @@ var ErrBusy = errors.New("virtual board: its serial port is already open")
 // Port opens the host end at 115200 baud. Only one host at a time, as
 // with a real port opened exclusively.
 func (b *Board) Port() (*HostPort, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.closed {
-		return nil, errClosed
+	if err := b.attachHost("in-process port"); err != nil {
+		return nil, err
 	}
-	if b.hostBusy {
-		return nil, ErrBusy
-	}
-	b.hostBusy = true
 	ctx, cancel := context.WithCancel(context.Background())
 	return &HostPort{b: b, baud: 115200, timeout: -1, ctx: ctx, cancel: cancel}, nil
 }
@@ -160,8 +154,6 @@ func (p *HostPort) Close() error {
 	p.mu.Unlock()
 	p.cancel()
 	p.b.SetLines(false, false)
-	p.b.mu.Lock()
-	p.b.hostBusy = false
-	p.b.mu.Unlock()
+	p.b.detachHost("in-process port")
 	return nil
 }

@@ -28,7 +28,9 @@ type PTY struct {
 	boot   OpenBoot
 
 	mu       sync.Mutex
-	attached bool
+	open     bool // a client has the slave open
+	attached bool // and owns the board's UART
+	attachCh chan struct{}
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -60,7 +62,7 @@ func (b *Board) ServePTY(boot OpenBoot) (*PTY, error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &PTY{b: b, master: master, fd: fd, path: path, boot: boot, cancel: cancel}
+	p := &PTY{b: b, master: master, fd: fd, path: path, boot: boot, cancel: cancel, attachCh: make(chan struct{})}
 	p.wg.Add(2)
 	go p.fromHost(ctx)
 	go p.toHost(ctx)
@@ -74,6 +76,9 @@ func (p *PTY) Path() string { return p.path }
 func (p *PTY) Close() error {
 	p.cancel()
 	p.wg.Wait()
+	if p.isAttached() {
+		p.b.detachHost("pty " + p.path)
+	}
 	return p.master.Close()
 }
 
@@ -87,6 +92,28 @@ func (p *PTY) hostBaud() int {
 		return int(t.Ospeed)
 	}
 	return 115200
+}
+
+func (p *PTY) setAttached(v bool) {
+	p.mu.Lock()
+	p.attached = v
+	if v {
+		close(p.attachCh)
+	} else {
+		p.attachCh = make(chan struct{})
+	}
+	p.mu.Unlock()
+}
+
+// attachedOrWait returns the channel closed when a client attaches, or nil
+// when one is attached now.
+func (p *PTY) attachedOrWait() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.attached {
+		return nil
+	}
+	return p.attachCh
 }
 
 func (p *PTY) isAttached() bool {
@@ -107,14 +134,28 @@ func (p *PTY) fromHost(ctx context.Context) {
 		}
 		hup := fds[0].Revents&unix.POLLHUP != 0
 		p.mu.Lock()
-		was := p.attached
-		p.attached = !hup
+		was := p.open
+		p.open = !hup
 		p.mu.Unlock()
 		switch {
 		case hup && was:
 			p.b.logf("pty: client closed %s", p.path)
-		case !hup && !was:
+			if p.isAttached() {
+				p.setAttached(false)
+				p.b.detachHost("pty " + p.path)
+			}
+		case !hup && !p.isAttached():
+			// A client has the pty open; it gets the UART as soon as no
+			// other transport holds it (an RFC 2217 client may still be
+			// finishing its hard reset).
+			if err := p.b.attachHost("pty " + p.path); err != nil {
+				if !was {
+					p.b.logf("pty: %s opened while the UART is busy (%v): waiting", p.path, err)
+				}
+				break
+			}
 			p.b.logf("pty: client opened %s", p.path)
+			p.setAttached(true)
 			p.b.SetLines(false, false)
 			switch p.boot {
 			case OpenBootDownload:
@@ -124,6 +165,14 @@ func (p *PTY) fromHost(ctx context.Context) {
 			}
 		}
 		if hup {
+			time.Sleep(2 * time.Millisecond)
+			continue
+		}
+		if !p.isAttached() {
+			// Opened while another transport owns the UART: drain and drop.
+			if n > 0 && fds[0].Revents&unix.POLLIN != 0 {
+				unix.Read(p.fd, buf)
+			}
 			time.Sleep(2 * time.Millisecond)
 			continue
 		}
@@ -143,12 +192,21 @@ func (p *PTY) toHost(ctx context.Context) {
 	defer p.wg.Done()
 	buf := make([]byte, 4096)
 	for {
-		n, err := p.b.toHost.recv(ctx, buf, rxState{baud: p.hostBaud}, -1)
+		// Only read the board's output while a pty client owns the UART;
+		// otherwise another transport is reading it.
+		if ch := p.attachedOrWait(); ch != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ch:
+			}
+		}
+		n, err := p.b.toHost.recv(ctx, buf, rxState{baud: p.hostBaud}, 50*time.Millisecond)
 		if err != nil {
 			return
 		}
-		if !p.isAttached() {
-			continue // nobody listening: the bytes fall on the floor
+		if n == 0 || !p.isAttached() {
+			continue
 		}
 		out := buf[:n]
 		for len(out) > 0 && ctx.Err() == nil {

@@ -70,13 +70,32 @@ func (s *RFC2217Server) accept() {
 		if err != nil {
 			return
 		}
+		// One client at a time, like a serial port opened exclusively. A
+		// client that reconnects right after closing may arrive before the
+		// server has noticed the close; give the old session a moment.
+		s.mu.Lock()
+		prev := s.active
+		s.mu.Unlock()
+		if prev != nil {
+			select {
+			case <-prev.done:
+			case <-time.After(2 * time.Second):
+			}
+		}
 		s.mu.Lock()
 		if s.closed || s.active != nil {
 			s.mu.Unlock()
-			conn.Close() // one client at a time, like a serial port opened exclusively
+			conn.Close()
 			continue
 		}
-		c := &rfcClient{b: s.b, baud: 115200}
+		if err := s.b.attachHost("RFC 2217 client " + conn.RemoteAddr().String()); err != nil {
+			s.mu.Unlock()
+			s.b.logf("RFC 2217: refusing %s: %v", conn.RemoteAddr(), err)
+			conn.Close()
+			continue
+		}
+		owner := "RFC 2217 client " + conn.RemoteAddr().String()
+		c := &rfcClient{b: s.b, baud: 115200, done: make(chan struct{})}
 		c.sc = rfc2217.NewServerConn(conn, c)
 		s.active = c
 		s.mu.Unlock()
@@ -84,9 +103,11 @@ func (s *RFC2217Server) accept() {
 		go func() {
 			defer s.wg.Done()
 			c.serve()
+			s.b.detachHost(owner)
 			s.mu.Lock()
 			s.active = nil
 			s.mu.Unlock()
+			close(c.done)
 		}()
 	}
 }
@@ -100,6 +121,7 @@ type rfcClient struct {
 	baud     int
 	download bool // a reset into the loader is in progress (esp_rfc2217_server's is_download_mode)
 	resets   sync.WaitGroup
+	done     chan struct{}
 }
 
 func (c *rfcClient) serve() {

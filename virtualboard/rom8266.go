@@ -111,12 +111,24 @@ func (r *rom8266) loop(ctx context.Context) {
 
 func le(b []byte, i int) uint32 { return binary.LittleEndian.Uint32(b[4*i:]) }
 
+// romDataLen is the exact request length of each ESP8266 ROM command;
+// anything else is "invalid message" (§4.1: the ROM even refuses a
+// 20-byte FLASH_BEGIN).
+var romDataLen = map[byte]int{
+	flasher.OpSync: 36, flasher.OpReadReg: 4, flasher.OpWriteReg: 16, flasher.OpFlashBegin: 16,
+	flasher.OpFlashEnd: 4, flasher.OpMemBegin: 16, flasher.OpMemEnd: 8,
+}
+
 // handle runs one command; it returns true when the ROM leaves the loader.
 func (r *rom8266) handle(ctx context.Context, q flasher.Request) bool {
 	d := q.Data
+	if want, ok := romDataLen[q.Op]; ok && len(d) != want {
+		r.fail(q.Op, romErrInvalidMsg)
+		return false
+	}
 	switch q.Op {
 	case flasher.OpSync:
-		if len(d) != 36 || string(d) != string(flasher.SyncPayload) {
+		if string(d) != string(flasher.SyncPayload) {
 			r.fail(q.Op, romErrInvalidMsg)
 			return false
 		}
@@ -126,30 +138,16 @@ func (r *rom8266) handle(ctx context.Context, q flasher.Request) bool {
 			r.ok(q.Op, nil)
 		}
 	case flasher.OpReadReg:
-		if len(d) != 4 {
-			r.fail(q.Op, romErrInvalidMsg)
-			return false
-		}
 		v := r.regs.read(le(d, 0))
 		r.b.reply(q.Op, v, nil, []byte{0, 0})
 		r.junk = v
 	case flasher.OpWriteReg:
-		if len(d) != 16 {
-			r.fail(q.Op, romErrInvalidMsg)
-			return false
-		}
 		r.regs.write(le(d, 0), le(d, 1), le(d, 2))
 		if us := le(d, 3); us > 0 {
 			r.b.clk.Sleep(ctx, time.Duration(us)*time.Microsecond)
 		}
 		r.ok(q.Op, nil)
 	case flasher.OpFlashBegin:
-		// The ESP8266 ROM takes exactly four words; a fifth (the encrypted
-		// flag of later ROMs) is refused (§4.1).
-		if len(d) != 16 {
-			r.fail(q.Op, romErrInvalidMsg)
-			return false
-		}
 		eraseSize, blocks, blockSize, offset := le(d, 0), le(d, 1), le(d, 2), le(d, 3)
 		if blockSize == 0 && blocks > 0 || blockSize > romMaxData-16 {
 			r.fail(q.Op, romErrInvalidParam)
@@ -189,10 +187,6 @@ func (r *rom8266) handle(ctx context.Context, q flasher.Request) bool {
 		}
 		r.ok(q.Op, nil)
 	case flasher.OpFlashEnd:
-		if len(d) != 4 {
-			r.fail(q.Op, romErrInvalidMsg)
-			return false
-		}
 		r.fl.active = false
 		r.ok(q.Op, nil)
 		if err := r.b.waitTx(ctx); err != nil {
@@ -207,10 +201,6 @@ func (r *rom8266) handle(ctx context.Context, q flasher.Request) bool {
 		}
 		return true
 	case flasher.OpMemBegin:
-		if len(d) != 16 {
-			r.fail(q.Op, romErrInvalidMsg)
-			return false
-		}
 		size, blocks, blockSize, addr := le(d, 0), le(d, 1), le(d, 2), le(d, 3)
 		if !inESP8266RAM(addr, 1) {
 			r.fail(q.Op, romErrRAMAddr)
@@ -242,10 +232,6 @@ func (r *rom8266) handle(ctx context.Context, q flasher.Request) bool {
 		copy(seg[off:], payload)
 		r.ok(q.Op, nil)
 	case flasher.OpMemEnd:
-		if len(d) != 8 {
-			r.fail(q.Op, romErrInvalidMsg)
-			return false
-		}
 		noRun, entry := le(d, 0), le(d, 1)
 		r.mem.active = false
 		r.ok(q.Op, nil)

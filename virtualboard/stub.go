@@ -84,24 +84,28 @@ func (s *stub8266) status(op byte, value uint32, errCode, st byte) {
 
 func (s *stub8266) ok(op byte) { s.status(op, 0, 0, 0) }
 
+// stubDataLen is the exact request length each fixed-size command takes
+// (the stub's verify_data_len checks).
+var stubDataLen = map[byte]int{
+	flasher.OpSync: 36, flasher.OpReadReg: 4, flasher.OpFlashEnd: 4, flasher.OpFlashDeflEnd: 4,
+	flasher.OpSPISetParams: 24, flasher.OpSPIAttach: 4, flasher.OpChangeBaudrate: 8,
+	flasher.OpSPIFlashMD5: 16, flasher.OpEraseFlash: 0, flasher.OpReadFlash: 16,
+}
+
 func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
 	d := q.Data
+	if want, ok := stubDataLen[q.Op]; ok && len(d) != want {
+		s.status(q.Op, 0, stubBadDataLen, 0)
+		return false
+	}
 	switch q.Op {
 	case flasher.OpSync:
-		if len(d) != 36 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		// Eight replies like the ROM, but with value 0 so a host can tell
 		// the stub is already running (§6.3).
 		for i := 0; i < 8; i++ {
 			s.ok(q.Op)
 		}
 	case flasher.OpReadReg:
-		if len(d) != 4 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		s.status(q.Op, s.regs.read(le(d, 0)), 0, 0)
 	case flasher.OpWriteReg:
 		// The stub accepts several 16-byte groups (§4.1).
@@ -162,10 +166,6 @@ func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
 		}
 		return err != nil
 	case flasher.OpFlashEnd, flasher.OpFlashDeflEnd:
-		if len(d) != 4 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		var e byte
 		switch {
 		case !s.inFlash:
@@ -187,23 +187,11 @@ func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
 			return true
 		}
 	case flasher.OpSPISetParams:
-		if len(d) != 24 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		s.flashSizeParam = le(d, 1)
 		s.ok(q.Op)
 	case flasher.OpSPIAttach:
-		if len(d) != 4 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		s.ok(q.Op)
 	case flasher.OpChangeBaudrate:
-		if len(d) != 8 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		s.ok(q.Op)
 		s.b.waitTx(ctx)
 		// The ESP8266 stub scales the divider the ROM auto-detected by
@@ -220,10 +208,6 @@ func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
 			s.b.logf("stub: baud %d requested, UART divider %d gives %d", nb, div, apb/div)
 		}
 	case flasher.OpSPIFlashMD5:
-		if len(d) != 16 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		addr, n := le(d, 0), le(d, 1)
 		sum := md5.Sum(s.b.flash.Read(addr, int(n)))
 		if err := s.b.clk.SleepUntil(ctx, s.b.flash.ChargeRead(int(n))); err != nil {
@@ -231,10 +215,6 @@ func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
 		}
 		s.b.reply(q.Op, 0, sum[:], []byte{0, 0})
 	case flasher.OpEraseFlash:
-		if len(d) != 0 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		if err := s.b.clk.SleepUntil(ctx, s.b.flash.EraseChip()); err != nil {
 			return true
 		}
@@ -260,10 +240,6 @@ func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
 		}
 		s.ok(q.Op)
 	case flasher.OpReadFlash:
-		if len(d) != 16 {
-			s.status(q.Op, 0, stubBadDataLen, 0)
-			return false
-		}
 		s.ok(q.Op)
 		return s.readFlash(ctx, le(d, 0), le(d, 1), le(d, 2), le(d, 3)) != nil
 	case flasher.OpRunUserCode:

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,6 +14,7 @@ import (
 // app carries what every command shares: streams and the global flags
 // (soft-serve's "common" idea, without a TUI yet).
 type app struct {
+	getenv         func(string) string
 	stdin          io.Reader
 	stdout, stderr io.Writer
 
@@ -31,8 +31,8 @@ type app struct {
 	out *output
 }
 
-func newApp(stdin io.Reader, stdout, stderr io.Writer) *app {
-	return &app{stdin: stdin, stdout: stdout, stderr: stderr}
+func newApp(getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) *app {
+	return &app{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -62,7 +62,7 @@ With a board on USB:
 		return usagef("%v (see %s --help)", err, c.CommandPath())
 	})
 	pf := root.PersistentFlags()
-	pf.StringVarP(&a.port, "port", "p", os.Getenv("IOTBENCH_PORT"), "serial port: a device path (/dev/ttyUSB0, COM3) or rfc2217://HOST:PORT; default: the only ESP-looking USB port ($IOTBENCH_PORT)")
+	pf.StringVarP(&a.port, "port", "p", a.getenv("IOTBENCH_PORT"), "serial port: a device path (/dev/ttyUSB0, COM3) or rfc2217://HOST:PORT; default: the only ESP-looking USB port ($IOTBENCH_PORT)")
 	pf.IntVarP(&a.baud, "baud", "b", 115200, "baud rate for the transfer; connecting always starts at ≤115200 and switches when a stub is running")
 	pf.StringVar(&a.before, "before", "default-reset", "how to enter the bootloader: default-reset, usb-reset, no-reset, no-reset-no-sync")
 	pf.StringVarP(&a.after, "after", "a", "hard-reset", "what to do at the end: hard-reset, soft-reset, no-reset, no-reset-stub")

@@ -18,6 +18,7 @@ import (
 var (
 	_ flasher.Port           = (*rfc2217.Port)(nil)
 	_ flasher.LinePairSetter = (*rfc2217.Port)(nil)
+	_ flasher.RemotePort     = (*rfc2217.Port)(nil)
 )
 
 // TestMain fails the run if goroutines started by this package (client
