@@ -82,3 +82,23 @@ func TestESP8266MACOUIs(t *testing.T) {
 		b.Close()
 	}
 }
+
+// Without GET_SECURITY_INFO (older ROM revisions) every chip that has a
+// magic value is told apart by READ_REG 0x40001000 alone (§8.1).
+func TestDetectByMagicRegister(t *testing.T) {
+	for _, c := range target.Chips {
+		if len(c.Magic) == 0 {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			b := newBoard(t, virtualboard.Config{Chip: c.Name, NoSecurityInfo: true})
+			port, name := openTransport(t, b, "inprocess")
+			o := sessionOptions(name, &collector{})
+			o.NoStub, o.SkipFlash = true, true
+			_, info, err := flasher.Open(context.Background(), port, o)
+			if err != nil || info.Chip != c {
+				t.Fatalf("detected %v, err %v", info, err)
+			}
+		})
+	}
+}

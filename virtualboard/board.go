@@ -35,6 +35,9 @@ type Config struct {
 	// (which a pty cannot signal with DTR/RTS), reset into download mode
 	// (true, default for the pty transport) rather than booting flash.
 	OpenBoot OpenBoot
+	// NoSecurityInfo models an ESP32-family ROM revision that predates
+	// GET_SECURITY_INFO, so the host must tell the chip by its magic value.
+	NoSecurityInfo bool
 	// Noise on the wire, both directions.
 	Noise Noise
 	// Log receives board-side diagnostics (nil = none).

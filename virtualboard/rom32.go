@@ -73,7 +73,7 @@ func (b *Board) run32(ctx context.Context, cause, strap int, banner bool) {
 		case q.Op == flasher.OpWriteReg && len(d) == 16:
 			regs.write(le(d, 0), le(d, 1), le(d, 2))
 			b.reply(q.Op, junk, nil, status)
-		case q.Op == flasher.OpGetSecInfo && len(d) == 0 && b.chip.SecurityInfoLen > 0:
+		case q.Op == flasher.OpGetSecInfo && len(d) == 0 && b.chip.SecurityInfoLen > 0 && !b.cfg.NoSecurityInfo:
 			res := make([]byte, b.chip.SecurityInfoLen)
 			if len(res) >= 20 {
 				binary.LittleEndian.PutUint32(res[12:], uint32(b.chip.ImageID))

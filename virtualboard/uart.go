@@ -311,11 +311,25 @@ func (l *line) purge() {
 	l.signal()
 }
 
-// drop forgets everything queued, as when the chip resets mid-transfer.
+// drop cuts off what the transmitter has not sent yet, as when the chip
+// resets mid-transfer; bytes already on the far side stay there.
 func (l *line) drop() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.chunks = nil
+	now := l.clk.Now()
+	kept := l.chunks[:0]
+	for _, c := range l.chunks {
+		n := c.taken
+		for n < len(c.data) && c.readyAt(n) <= now {
+			n++
+		}
+		if n > c.taken {
+			c.data = c.data[:n]
+			kept = append(kept, c)
+		}
+	}
+	l.chunks = kept
+	l.free = min(l.free, now)
 	l.signal()
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -48,8 +49,8 @@ func TestScripts(t *testing.T) {
 	})
 }
 
-// boards keeps each script's board for vbflash.
-var boards = map[*testscript.TestScript]*virtualboard.Board{}
+// boards keeps each script's board for vbflash (scripts run in parallel).
+var boards sync.Map // *testscript.TestScript → *virtualboard.Board
 
 // vboard [-noautoreset] [-garbage] [-mute]: start a virtual ESP8266 (clock
 // ×1000) and put its RFC 2217 URL in $VB.
@@ -74,8 +75,8 @@ func cmdVBoard(ts *testscript.TestScript, neg bool, args []string) {
 	b.SetMute(mute)
 	srv, err := b.ServeRFC2217("127.0.0.1:0")
 	ts.Check(err)
-	ts.Defer(func() { srv.Close(); b.Close(); delete(boards, ts) })
-	boards[ts] = b
+	ts.Defer(func() { srv.Close(); b.Close(); boards.Delete(ts) })
+	boards.Store(ts, b)
 	ts.Setenv("VB", srv.URL())
 }
 
@@ -88,7 +89,11 @@ func cmdVBFlash(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	want, err := os.ReadFile(ts.MkAbs(args[1]))
 	ts.Check(err)
-	got := boards[ts].Flash().Read(uint32(addr), len(want))
+	v, ok := boards.Load(ts)
+	if !ok {
+		ts.Fatalf("vbflash: no vboard in this script")
+	}
+	got := v.(*virtualboard.Board).Flash().Read(uint32(addr), len(want))
 	if bytes.Equal(got, want) == neg {
 		ts.Fatalf("flash at %s equals %s: %v", args[0], args[1], !neg)
 	}

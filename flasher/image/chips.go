@@ -3,6 +3,8 @@ package image
 import (
 	"fmt"
 	"strings"
+
+	"github.com/iotbench/iotbench/flasher/target"
 )
 
 // Chip names as the rest of iotbench spells them (esptool's CHIP_NAME).
@@ -37,7 +39,9 @@ type memRange struct {
 }
 
 type chipInfo struct {
-	name      string
+	name string
+	// Filled from flasher/target, where chip IDs and bootloader offsets
+	// are defined once.
 	hasID     bool   // false only for the ESP8266, whose images have no extended header
 	imageID   uint16 // extended header bytes 4–5 (esp-serial-protocol.md §14.4)
 	blOffset  uint32 // esp-serial-protocol.md §14.5 condition 2
@@ -131,7 +135,7 @@ const (
 
 var chipTable = []chipInfo{
 	{
-		name: ChipESP8266, blOffset: 0x0, sizes: esp8266Sizes, freqs: freqs40,
+		name: ChipESP8266, sizes: esp8266Sizes, freqs: freqs40,
 		memMap: []memRange{
 			{0x3FF00000, 0x3FF00010, "DPORT"},
 			{0x3FFE8000, 0x40000000, "DRAM"},
@@ -141,7 +145,7 @@ var chipTable = []chipInfo{
 		flashMaps: []memRange{{esp8266IROMStart, esp8266IROMEnd, "IROM"}},
 	},
 	{
-		name: ChipESP32, hasID: true, imageID: 0, blOffset: 0x1000, sizes: esp32Sizes, freqs: freqs40,
+		name: ChipESP32, sizes: esp32Sizes, freqs: freqs40,
 		memMap: []memRange{
 			{0x00000000, 0x00010000, "PADDING"},
 			{0x3F400000, 0x3F800000, "DROM"},
@@ -162,7 +166,7 @@ var chipTable = []chipInfo{
 		flashMaps: []memRange{{0x400D0000, 0x40400000, "IROM"}, {0x3F400000, 0x3F800000, "DROM"}},
 	},
 	{
-		name: ChipESP32S2, hasID: true, imageID: 2, blOffset: 0x1000, sizes: esp32Sizes, freqs: freqs40,
+		name: ChipESP32S2, sizes: esp32Sizes, freqs: freqs40,
 		memMap: []memRange{
 			{0x00000000, 0x00010000, "PADDING"},
 			{0x3F000000, 0x3FF80000, "DROM"},
@@ -180,7 +184,7 @@ var chipTable = []chipInfo{
 		flashMaps: []memRange{{0x40080000, 0x40B80000, "IROM"}, {0x3F000000, 0x3F3F0000, "DROM"}},
 	},
 	{
-		name: ChipESP32S3, hasID: true, imageID: 9, blOffset: 0x0, sizes: esp32Sizes, freqs: freqs40,
+		name: ChipESP32S3, sizes: esp32Sizes, freqs: freqs40,
 		memMap: []memRange{
 			{0x00000000, 0x00010000, "PADDING"},
 			{0x3C000000, 0x3D000000, "DROM"},
@@ -198,7 +202,7 @@ var chipTable = []chipInfo{
 		flashMaps: []memRange{{0x42000000, 0x44000000, "IROM"}, {0x3C000000, 0x3E000000, "DROM"}},
 	},
 	{
-		name: ChipESP32C3, hasID: true, imageID: 5, blOffset: 0x0, sizes: esp32Sizes, freqs: freqs40,
+		name: ChipESP32C3, sizes: esp32Sizes, freqs: freqs40,
 		memMap: []memRange{
 			{0x00000000, 0x00010000, "PADDING"},
 			{0x3C000000, 0x3C800000, "DROM"},
@@ -215,7 +219,7 @@ var chipTable = []chipInfo{
 		flashMaps: []memRange{{0x42000000, 0x42800000, "IROM"}, {0x3C000000, 0x3C800000, "DROM"}},
 	},
 	{
-		name: ChipESP32C2, hasID: true, imageID: 12, blOffset: 0x0, sizes: esp32Sizes, freqs: freqsC2,
+		name: ChipESP32C2, sizes: esp32Sizes, freqs: freqsC2,
 		memMap: []memRange{
 			{0x00000000, 0x00010000, "PADDING"},
 			{0x3C000000, 0x3C400000, "DROM"},
@@ -229,24 +233,24 @@ var chipTable = []chipInfo{
 		flashMaps: []memRange{{0x42000000, 0x42400000, "IROM"}, {0x3C000000, 0x3C400000, "DROM"}},
 	},
 	{
-		name: ChipESP32C6, hasID: true, imageID: 13, blOffset: 0x0, sizes: esp32Sizes, freqs: freqsC6,
+		name: ChipESP32C6, sizes: esp32Sizes, freqs: freqsC6,
 		memMap: mapC6, flashMaps: flashC6,
 	},
 	{
 		// esptool's ESP32H2ROM inherits the C6 memory map and flash windows.
-		name: ChipESP32H2, hasID: true, imageID: 16, blOffset: 0x0, sizes: esp32Sizes, freqs: freqsH2,
+		name: ChipESP32H2, sizes: esp32Sizes, freqs: freqsH2,
 		memMap: mapC6, flashMaps: flashC6,
 	},
 	{
-		name: ChipESP32C5, hasID: true, imageID: 23, blOffset: 0x2000, sizes: esp32Sizes, freqs: freqsC5,
+		name: ChipESP32C5, sizes: esp32Sizes, freqs: freqsC5,
 		memMap: mapC5, flashMaps: []memRange{{0x42000000, 0x44000000, "IROM"}},
 	},
 	{
-		name: ChipESP32C61, hasID: true, imageID: 20, blOffset: 0x0, sizes: esp32Sizes, freqs: freqsC5,
+		name: ChipESP32C61, sizes: esp32Sizes, freqs: freqsC5,
 		memMap: mapC61, flashMaps: flashC6,
 	},
 	{
-		name: ChipESP32P4, hasID: true, imageID: 18, blOffset: 0x2000, sizes: esp32Sizes, freqs: freqs40,
+		name: ChipESP32P4, sizes: esp32Sizes, freqs: freqs40,
 		memMap: []memRange{
 			{0x00000000, 0x00010000, "PADDING"},
 			{0x40000000, 0x4C000000, "DROM"},
@@ -508,4 +512,18 @@ func (c *chipInfo) flashMapped(addr uint32) bool {
 		}
 	}
 	return false
+}
+
+func init() {
+	for i := range chipTable {
+		t, err := target.ByName(chipTable[i].name)
+		if err != nil {
+			panic("flasher/image: chip table out of step with flasher/target: " + err.Error())
+		}
+		chipTable[i].hasID = t.ImageID >= 0
+		if t.ImageID >= 0 {
+			chipTable[i].imageID = uint16(t.ImageID)
+		}
+		chipTable[i].blOffset = t.BootloaderOffset
+	}
 }
