@@ -210,3 +210,22 @@ func strategiesFor(p Port, mode BeforeMode) []resetStrategy {
 		classicReset(defaultResetDelay), classicReset(extraResetDelay),
 	}
 }
+
+// HardReset pulses EN with GPIO0 released so the chip boots its
+// application, as esptool's --after hard_reset does (§6.1, §11). Ports
+// without modem lines return an error wrapping ErrNoModemLines.
+func HardReset(p Port) error {
+	usb := false
+	if u, ok := p.(USBPort); ok {
+		_, pid, ok := u.USBIDs()
+		usb = ok && pid == 0x1001
+	}
+	return hardReset(p, usb, time.Sleep)
+}
+
+// ResetIntoBootloader runs the first reset sequence esptool would try on
+// this port (unix-tight, classic over a network, USB-JTAG-serial for the
+// chip's own USB), leaving the chip in its ROM loader.
+func ResetIntoBootloader(p Port) error {
+	return strategiesFor(p, BeforeDefaultReset)[0].run(p, time.Sleep)
+}

@@ -117,7 +117,11 @@ func openError(path string, err error) error {
 	case errors.Is(err, fs.ErrPermission), code == serial.PermissionDenied:
 		return &portError{msg: path + ": permission denied: add your user to the dialout group (Linux) or uucp (Arch), then log in again", kind: fs.ErrPermission, cause: err}
 	case errors.Is(err, syscall.EBUSY), code == serial.PortBusy:
-		return &portError{msg: path + ": the port is busy: close the other program using it (a serial monitor?)", kind: ErrPortBusy, cause: err}
+		who := ""
+		if h := holders(path); len(h) > 0 {
+			who = " (held by " + strings.Join(h, ", ") + ")"
+		}
+		return &portError{msg: path + ": the port is busy" + who + ": close the other program using it (a serial monitor?)", kind: ErrPortBusy, cause: err}
 	case code == serial.InvalidSerialPort:
 		return fmt.Errorf("%s: not a serial port (%w)", path, err)
 	}

@@ -1,8 +1,10 @@
 package serialmon
 
 import (
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -64,4 +66,36 @@ func openFDs() map[int]bool {
 		}
 	}
 	return fds
+}
+
+// holders names the processes that have path open, from /proc (only
+// those this user may inspect), so "busy" can say who holds the port.
+func holders(path string) []string {
+	want := resolvePath(path)
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	self := os.Getpid()
+	var out []string
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || pid == self {
+			continue
+		}
+		fdDir := "/proc/" + p.Name() + "/fd"
+		fds, err := os.ReadDir(fdDir)
+		if err != nil {
+			continue
+		}
+		for _, fd := range fds {
+			if target, err := os.Readlink(fdDir + "/" + fd.Name()); err == nil && target == want {
+				comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
+				name := strings.TrimSpace(string(comm))
+				out = append(out, fmt.Sprintf("%s (pid %d)", name, pid))
+				break
+			}
+		}
+	}
+	return out
 }

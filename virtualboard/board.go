@@ -40,6 +40,9 @@ type Config struct {
 	NoSecurityInfo bool
 	// Noise on the wire, both directions.
 	Noise Noise
+	// App runs after the ROM has loaded a valid image from flash; nil
+	// means the board idles there (nothing emulates the image's code).
+	App App
 	// Log receives board-side diagnostics (nil = none).
 	Log func(string)
 }
@@ -73,6 +76,8 @@ type Board struct {
 	garbage  bool
 	cpu      *cpuRun
 	host     string // which transport owns the UART's host end ("" = none)
+	dropped  int64
+	cause    int
 	closed   bool
 	events   []string
 
@@ -395,9 +400,11 @@ func (b *Board) romBaud() int {
 // transmit sends bytes from the chip at its UART rate, unless muted.
 func (b *Board) transmit(p []byte) {
 	b.mu.Lock()
-	mute, garbage := b.mute, b.garbage
+	mute, garbage, listener := b.mute, b.garbage, b.host != ""
 	b.mu.Unlock()
-	if mute {
+	// With no host on the other end (port closed, cable out) the bytes go
+	// nowhere: a USB bridge does not keep them for a later open.
+	if mute || !listener {
 		return
 	}
 	if garbage {

@@ -25,6 +25,7 @@ type PTY struct {
 	master *os.File
 	fd     int
 	path   string
+	link   string
 	boot   OpenBoot
 
 	mu       sync.Mutex
@@ -36,8 +37,24 @@ type PTY struct {
 	wg     sync.WaitGroup
 }
 
+// PTYOptions configure ServePTYWith.
+type PTYOptions struct {
+	Boot OpenBoot
+	// Link, if set, is a symbolic link made to point at the pty (and
+	// removed on Close), so a board that is "unplugged" (Close) and
+	// "plugged in again" (a new ServePTY with the same Link) reappears at
+	// the same path, like /dev/serial/by-id names do.
+	Link string
+}
+
 // ServePTY creates the pty and starts bridging it.
 func (b *Board) ServePTY(boot OpenBoot) (*PTY, error) {
+	return b.ServePTYWith(PTYOptions{Boot: boot})
+}
+
+// ServePTYWith creates the pty with options and starts bridging it.
+func (b *Board) ServePTYWith(o PTYOptions) (*PTY, error) {
+	boot := o.Boot
 	master, slave, err := pty.Open()
 	if err != nil {
 		return nil, fmt.Errorf("virtual board: creating a pseudo-terminal: %w", err)
@@ -61,16 +78,31 @@ func (b *Board) ServePTY(boot OpenBoot) (*PTY, error) {
 		master.Close()
 		return nil, err
 	}
+	if o.Link != "" {
+		os.Remove(o.Link)
+		if err := os.Symlink(path, o.Link); err != nil {
+			master.Close()
+			return nil, fmt.Errorf("virtual board: linking %s to %s: %w", o.Link, path, err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &PTY{b: b, master: master, fd: fd, path: path, boot: boot, cancel: cancel, attachCh: make(chan struct{})}
+	p := &PTY{b: b, master: master, fd: fd, path: path, link: o.Link, boot: boot, cancel: cancel, attachCh: make(chan struct{})}
 	p.wg.Add(2)
 	go p.fromHost(ctx)
 	go p.toHost(ctx)
 	return p, nil
 }
 
-// Path is the device path clients open.
-func (p *PTY) Path() string { return p.path }
+// Path is the device path clients open (the link, when one was asked for).
+func (p *PTY) Path() string {
+	if p.link != "" {
+		return p.link
+	}
+	return p.path
+}
+
+// Device is the /dev/pts path behind Path.
+func (p *PTY) Device() string { return p.path }
 
 // Close stops serving and removes the pty.
 func (p *PTY) Close() error {
@@ -78,6 +110,9 @@ func (p *PTY) Close() error {
 	p.wg.Wait()
 	if p.isAttached() {
 		p.b.detachHost("pty " + p.path)
+	}
+	if p.link != "" {
+		os.Remove(p.link)
 	}
 	return p.master.Close()
 }
@@ -209,14 +244,26 @@ func (p *PTY) toHost(ctx context.Context) {
 			continue
 		}
 		out := buf[:n]
+		// A USB bridge holds a few hundred bytes (a CP2102 has a 576-byte
+		// receive FIFO) while the host is not reading; when that time has
+		// passed the bytes are lost, as on real hardware.
+		fifo := p.b.clk.Real(576 * byteTime(p.b.baud()))
+		stall := time.Time{}
 		for len(out) > 0 && ctx.Err() == nil {
 			m, err := unix.Write(p.fd, out)
 			if m > 0 {
 				out = out[m:]
+				stall = time.Time{}
 			}
 			if err != nil {
 				if errors.Is(err, unix.EAGAIN) {
-					time.Sleep(time.Millisecond)
+					if stall.IsZero() {
+						stall = time.Now()
+					} else if time.Since(stall) > max(fifo, 2*time.Millisecond) {
+						p.b.addDropped(len(out))
+						break
+					}
+					time.Sleep(100 * time.Microsecond)
 					continue
 				}
 				break // EIO: the client went away

@@ -24,6 +24,9 @@ const (
 
 // runChip is the CPU from a reset (banner) or a software jump (no banner).
 func (b *Board) runChip(ctx context.Context, cause, strap int, banner bool) {
+	b.mu.Lock()
+	b.cause = cause
+	b.mu.Unlock()
 	// Bytes that arrived while the chip was held in reset were never
 	// received by anything.
 	b.toChip.purge()
@@ -375,8 +378,15 @@ func (b *Board) bootFlash(ctx context.Context) {
 		return
 	}
 	b.print(out.String())
-	// The application itself is not emulated here; the firmware twin takes
-	// over from this point when one is attached.
 	b.logf("flash boot: image loaded, jumping to 0x%08x", entry)
+	if b.cfg.App != nil {
+		b.cfg.App(ctx, &AppEnv{b: b, Entry: entry, ResetCause: b.lastCause()})
+	}
 	<-ctx.Done()
+}
+
+func (b *Board) lastCause() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cause
 }

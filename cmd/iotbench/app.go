@@ -88,6 +88,7 @@ With a board on USB:
 		a.eraseRegionCommand(),
 		a.imageInfoCommand(),
 		a.virtualBoardCommand(),
+		a.monitorCommand(),
 		a.versionCommand(),
 	)
 	return root
