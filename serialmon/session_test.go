@@ -75,7 +75,9 @@ func (c *collected) until(t *testing.T, s *serialmon.Session, pred func(serialmo
 }
 
 func isLine(prefix string) func(serialmon.Item) bool {
-	return func(it serialmon.Item) bool { return it.Kind == serialmon.ItemLine && strings.Contains(it.Text, prefix) }
+	return func(it serialmon.Item) bool {
+		return it.Kind == serialmon.ItemLine && strings.Contains(it.Text, prefix)
+	}
 }
 
 // A reset (a pty open resets the virtual board) shows the ROM banner read
@@ -226,7 +228,9 @@ func TestSessionPartialLinesAndPause(t *testing.T) {
 		t.Fatalf("line %q partial %d", full.Text, full.PartialLen)
 	}
 	s.SetPaused(true)
-	c.until(t, s, func(it serialmon.Item) bool { return it.Kind == serialmon.ItemStatus && strings.Contains(it.Text, "paused") }, time.Second)
+	c.until(t, s, func(it serialmon.Item) bool {
+		return it.Kind == serialmon.ItemStatus && strings.Contains(it.Text, "paused")
+	}, time.Second)
 	time.Sleep(400 * time.Millisecond) // lines 0..4 arrive while paused
 	select {
 	case it := <-s.Items():
