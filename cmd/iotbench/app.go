@@ -89,6 +89,7 @@ With a board on USB:
 		a.imageInfoCommand(),
 		a.virtualBoardCommand(),
 		a.monitorCommand(),
+		a.layoutsCommand(),
 		a.versionCommand(),
 	)
 	return root
