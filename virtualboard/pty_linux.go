@@ -223,51 +223,57 @@ func (p *PTY) fromHost(ctx context.Context) {
 	}
 }
 
+// hostBuffer is how much the host side of a USB serial adapter holds for a
+// program that is slow to read: the kernel's tty flip buffers take up to
+// 64 KiB before the driver stops reading the device (Linux
+// TTYB_DEFAULT_MEM_LIMIT). Beyond that bytes are lost, as on real hardware.
+const hostBuffer = 64 << 10
+
 func (p *PTY) toHost(ctx context.Context) {
 	defer p.wg.Done()
 	buf := make([]byte, 4096)
+	var pending []byte
 	for {
 		// Only read the board's output while a pty client owns the UART;
 		// otherwise another transport is reading it.
 		if ch := p.attachedOrWait(); ch != nil {
+			pending = pending[:0]
 			select {
 			case <-ctx.Done():
 				return
 			case <-ch:
 			}
 		}
-		n, err := p.b.toHost.recv(ctx, buf, rxState{baud: p.hostBaud}, 50*time.Millisecond)
+		wait := 50 * time.Millisecond
+		if len(pending) > 0 {
+			wait = time.Millisecond
+		}
+		n, err := p.b.toHost.recv(ctx, buf, rxState{baud: p.hostBaud}, wait)
 		if err != nil {
 			return
 		}
-		if n == 0 || !p.isAttached() {
-			continue
+		if n > 0 && p.isAttached() {
+			room := hostBuffer - len(pending)
+			if n > room {
+				p.b.addDropped(n - max(room, 0))
+				n = max(room, 0)
+			}
+			pending = append(pending, buf[:n]...)
 		}
-		out := buf[:n]
-		// A USB bridge holds a few hundred bytes (a CP2102 has a 576-byte
-		// receive FIFO) while the host is not reading; when that time has
-		// passed the bytes are lost, as on real hardware.
-		fifo := p.b.clk.Real(576 * byteTime(p.b.baud()))
-		stall := time.Time{}
-		for len(out) > 0 && ctx.Err() == nil {
-			m, err := unix.Write(p.fd, out)
+		for len(pending) > 0 {
+			m, err := unix.Write(p.fd, pending)
 			if m > 0 {
-				out = out[m:]
-				stall = time.Time{}
+				pending = pending[m:]
 			}
 			if err != nil {
-				if errors.Is(err, unix.EAGAIN) {
-					if stall.IsZero() {
-						stall = time.Now()
-					} else if time.Since(stall) > max(fifo, 2*time.Millisecond) {
-						p.b.addDropped(len(out))
-						break
-					}
-					time.Sleep(100 * time.Microsecond)
-					continue
+				if !errors.Is(err, unix.EAGAIN) {
+					pending = pending[:0] // EIO: the client went away
 				}
-				break // EIO: the client went away
+				break
 			}
+		}
+		if len(pending) == 0 {
+			pending = nil
 		}
 	}
 }

@@ -36,9 +36,19 @@ type Tree struct {
 	Files []File
 }
 
-// FromDir reads a folder. Symbolic links are followed for files; special
-// files are refused. Errors name the path and the fix.
-func FromDir(root string) (*Tree, error) {
+// Ignored are the names mkspiffs and mklittlefs leave out of an image
+// (filesystem-images.md §3.2, §5.3): editor and version-control litter.
+var Ignored = []string{".DS_Store", ".git", ".gitignore", ".gitmodules"}
+
+// FromDir reads a folder, leaving out the Ignored names (as mkspiffs
+// does). Symbolic links are followed for files; special files are refused.
+// Errors name the path and the fix.
+func FromDir(root string) (*Tree, error) { return fromDir(root, Ignored) }
+
+// FromDirAll reads a folder including the names FromDir ignores.
+func FromDirAll(root string) (*Tree, error) { return fromDir(root, nil) }
+
+func fromDir(root string, ignore []string) (*Tree, error) {
 	st, err := os.Stat(root)
 	if err != nil {
 		if os.IsNotExist(err) {
@@ -60,6 +70,14 @@ func FromDir(root string) (*Tree, error) {
 		}
 		if rel == "." {
 			return nil
+		}
+		for _, ig := range ignore {
+			if d.Name() == ig {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
 		}
 		ip := "/" + filepath.ToSlash(rel)
 		switch {

@@ -53,3 +53,20 @@ func TestErrors(t *testing.T) {
 		t.Fatal("file and folder with one name accepted")
 	}
 }
+
+func TestIgnoreList(t *testing.T) {
+	dir := t.TempDir()
+	for _, p := range []string{".git/HEAD", ".DS_Store", "keep.txt", "sub/.gitignore"} {
+		full := filepath.Join(dir, p)
+		os.MkdirAll(filepath.Dir(full), 0o755)
+		os.WriteFile(full, []byte("x"), 0o644)
+	}
+	tr, err := FromDir(dir)
+	if err != nil || len(tr.Files) != 1 || tr.Files[0].Path != "/keep.txt" {
+		t.Fatalf("FromDir kept %+v (%v)", tr, err)
+	}
+	all, err := FromDirAll(dir)
+	if err != nil || len(all.Files) != 4 {
+		t.Fatalf("FromDirAll: %+v %v", all, err)
+	}
+}
