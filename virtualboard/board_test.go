@@ -23,21 +23,32 @@ func newTestBoard(t *testing.T, cfg Config) *Board {
 	return b
 }
 
-// readFor collects what the host receives at baud for d of real time.
+// readFor collects what the host receives: it waits up to 5 s for the
+// first byte (a loaded machine may be slow), then until the line has been
+// quiet for d.
 func readFor(t *testing.T, p *HostPort, d time.Duration) []byte {
 	t.Helper()
 	var out []byte
 	buf := make([]byte, 4096)
-	end := time.Now().Add(d)
-	for time.Now().Before(end) {
-		p.SetReadTimeout(time.Until(end))
+	first := time.Now().Add(5 * time.Second)
+	for {
+		wait := d
+		if len(out) == 0 {
+			wait = time.Until(first)
+			if wait <= 0 {
+				return out
+			}
+		}
+		p.SetReadTimeout(wait)
 		n, err := p.Read(buf)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if n == 0 {
+			return out
+		}
 		out = append(out, buf[:n]...)
 	}
-	return out
 }
 
 func TestFlashNORSemantics(t *testing.T) {

@@ -25,18 +25,21 @@ func newRawHost(t *testing.T, b *Board) *rawHost {
 	}
 	t.Cleanup(func() { p.Close() })
 	b.Reset(true)
-	time.Sleep(20 * time.Millisecond)
 	h := &rawHost{t: t, p: p}
-	// The ROM auto-bauds on the first SYNC, which it consumes; the second
-	// is answered (esp-serial-protocol.md §6.3, §6.5).
-	h.send(flasher.OpSync, flasher.SyncPayload, 0)
-	time.Sleep(20 * time.Millisecond)
-	p.ResetInputBuffer()
-	h.q = nil
-	if got := h.exchange(flasher.OpSync, flasher.SyncPayload, 0, 8); len(got) != 8 {
-		t.Fatalf("%d SYNC replies, want 8", len(got))
+	// The ROM auto-bauds on the first SYNC it sees, which it consumes;
+	// later ones are answered with eight replies (esp-serial-protocol.md
+	// §6.3, §6.5). Keep trying, as a flasher does, while the chip starts.
+	for try := 0; try < 20; try++ {
+		got := h.exchangeFor(flasher.OpSync, flasher.SyncPayload, 0, 8, 100*time.Millisecond)
+		if len(got) == 8 {
+			time.Sleep(10 * time.Millisecond)
+			p.ResetInputBuffer()
+			h.q = nil
+			return h
+		}
 	}
-	return h
+	t.Fatalf("no SYNC answered (board: %v)", b.Events())
+	return nil
 }
 
 func (h *rawHost) send(op byte, data []byte, chk uint32) {
@@ -45,10 +48,14 @@ func (h *rawHost) send(op byte, data []byte, chk uint32) {
 
 // exchange sends a request and collects n replies.
 func (h *rawHost) exchange(op byte, data []byte, chk uint32, n int) []flasher.Response {
+	return h.exchangeFor(op, data, chk, n, 2*time.Second)
+}
+
+func (h *rawHost) exchangeFor(op byte, data []byte, chk uint32, n int, d time.Duration) []flasher.Response {
 	h.send(op, data, chk)
 	var out []flasher.Response
 	buf := make([]byte, 4096)
-	end := time.Now().Add(time.Second)
+	end := time.Now().Add(d)
 	for len(out) < n && time.Now().Before(end) {
 		for len(h.q) > 0 && len(out) < n {
 			r, err := flasher.ParseResponse(h.q[0])
