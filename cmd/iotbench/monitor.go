@@ -87,7 +87,7 @@ func (a *app) runMonitor(ctx context.Context, f monitorFlags) error {
 	if f.baud <= 0 || f.bootBaud < 0 {
 		return usagef("--baud %d: use a positive rate such as 115200", f.baud)
 	}
-	dec, err := newLineDecoder(f.elf)
+	dec, err := newLineDecoder(f.elf, a.chip)
 	if err != nil {
 		return &flasher.InputError{Msg: err.Error()}
 	}

@@ -1,0 +1,2 @@
+/* Shared declarations of the crash-decoder fixture. */
+int scale(int v, int n);
