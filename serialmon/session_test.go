@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -251,4 +252,52 @@ func TestSessionPartialLinesAndPause(t *testing.T) {
 	if strings.Join(got, ",") != "line 0,line 1,line 2,line 3,line 4" {
 		t.Fatalf("after resume: %v", got)
 	}
+}
+
+// A USB board that comes back under another name (ttyUSB0 → ttyUSB1) is
+// found again by its serial number.
+func TestSessionReconnectsBySerialNumber(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("virtual board ptys are Linux-only")
+	}
+	b := bootableBoard(t, 5)
+	pty, err := b.ServePTYWith(virtualboard.PTYOptions{Boot: virtualboard.OpenBootFlash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	current := pty.Path()
+	list := func() ([]serialmon.PortInfo, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if current == "" {
+			return nil, nil
+		}
+		return []serialmon.PortInfo{{Path: current, IsUSB: true, VID: 0x10C4, PID: 0xEA60, SerialNumber: "0001-VB"}}, nil
+	}
+	s, err := serialmon.StartSession(context.Background(), serialmon.SessionOptions{Port: pty.Path(), Baud: 115200, BootBaud: 74880, ListPorts: list, ReconnectPoll: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := &collected{}
+	c.until(t, s, isLine("tick 1"), 5*time.Second)
+	mu.Lock()
+	current = ""
+	mu.Unlock()
+	pty.Close()
+	c.until(t, s, func(it serialmon.Item) bool { return it.Kind == serialmon.ItemStatus && strings.Contains(it.Text, "went away") }, 5*time.Second)
+	pty2, err := b.ServePTYWith(virtualboard.PTYOptions{Boot: virtualboard.OpenBootFlash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pty2.Close()
+	mu.Lock()
+	current = pty2.Path()
+	mu.Unlock()
+	st := c.until(t, s, func(it serialmon.Item) bool { return it.Kind == serialmon.ItemStatus && strings.Contains(it.Text, "reconnected") }, 5*time.Second)
+	if !strings.Contains(st.Text, pty2.Path()) {
+		t.Fatalf("reconnected to the wrong port: %q (board is at %s)", st.Text, pty2.Path())
+	}
+	c.until(t, s, isLine("tick 1"), 5*time.Second)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher"
 	"github.com/iotbench/iotbench/serialmon"
+	"github.com/iotbench/iotbench/serialmon/decode"
 )
 
 type monitorFlags struct {
@@ -232,6 +233,7 @@ type monitorRenderer struct {
 	crlf       bool
 	log        io.Writer
 	dec        lineDecoder
+	series     decode.SeriesParser
 	hexOff     int
 	shown      string // the part of the current line an ItemPartial printed
 }
@@ -290,7 +292,13 @@ func (r *monitorRenderer) item(it serialmon.Item) {
 		}
 	case r.json:
 		if it.Kind == serialmon.ItemLine {
-			r.writeJSON("line", map[string]any{"time": it.Time, "text": escapeText(it.Text), "baud": it.Baud})
+			obj := map[string]any{"time": it.Time, "text": escapeText(it.Text), "baud": it.Baud}
+			// Numeric fields as named series, for plotting (key=value,
+			// key:value, CSV rows).
+			if s := r.series.Line(it.Text); len(s) > 0 {
+				obj["series"] = s
+			}
+			r.writeJSON("line", obj)
 		}
 	default:
 		text := escapeText(it.Text)

@@ -11,8 +11,8 @@ import (
 
 // Sample is one numeric value taken from a log line, for the plotter.
 type Sample struct {
-	Name  string
-	Value float64
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
 }
 
 // maxSamples caps the samples taken from one line.
