@@ -286,7 +286,9 @@ func TestSessionReconnectsBySerialNumber(t *testing.T) {
 	current = ""
 	mu.Unlock()
 	pty.Close()
-	c.until(t, s, func(it serialmon.Item) bool { return it.Kind == serialmon.ItemStatus && strings.Contains(it.Text, "went away") }, 5*time.Second)
+	c.until(t, s, func(it serialmon.Item) bool {
+		return it.Kind == serialmon.ItemStatus && strings.Contains(it.Text, "went away")
+	}, 5*time.Second)
 	pty2, err := b.ServePTYWith(virtualboard.PTYOptions{Boot: virtualboard.OpenBootFlash})
 	if err != nil {
 		t.Fatal(err)
@@ -295,7 +297,9 @@ func TestSessionReconnectsBySerialNumber(t *testing.T) {
 	mu.Lock()
 	current = pty2.Path()
 	mu.Unlock()
-	st := c.until(t, s, func(it serialmon.Item) bool { return it.Kind == serialmon.ItemStatus && strings.Contains(it.Text, "reconnected") }, 5*time.Second)
+	st := c.until(t, s, func(it serialmon.Item) bool {
+		return it.Kind == serialmon.ItemStatus && strings.Contains(it.Text, "reconnected")
+	}, 5*time.Second)
 	if !strings.Contains(st.Text, pty2.Path()) {
 		t.Fatalf("reconnected to the wrong port: %q (board is at %s)", st.Text, pty2.Path())
 	}
