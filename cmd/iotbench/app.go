@@ -90,6 +90,7 @@ With a board on USB:
 		a.virtualBoardCommand(),
 		a.monitorCommand(),
 		a.layoutsCommand(),
+		a.fsCommand(),
 		a.versionCommand(),
 	)
 	return root

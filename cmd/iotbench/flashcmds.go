@@ -3,10 +3,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/iotbench/iotbench/flasher"
+	"github.com/iotbench/iotbench/flasher/fsimage"
+	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/target"
 )
 
@@ -85,6 +88,7 @@ func (a *app) flashIDCommand() *cobra.Command {
 func (a *app) writeFlashCommand() *cobra.Command {
 	var mode, size, freq string
 	var eraseAll, compress, noCompress, verify, noVerify bool
+	var fsDir, fsKind, fsImage, fsLayout, fsTime string
 	cmd := &cobra.Command{
 		Use:     "write-flash [flags] ADDRESS FILE [ADDRESS FILE...]",
 		Aliases: []string{"write_flash"},
@@ -102,12 +106,18 @@ An image written at the bootloader offset (0x0 on the ESP8266) gets header
 bytes 2–3 rewritten when --flash-mode/--flash-size/--flash-freq say so,
 exactly as esptool does.
 
+--fs DIR --layout NAME builds a filesystem image from DIR for the layout
+and writes it at the layout's filesystem offset (what PlatformIO's uploadfs
+does); --fs-image FILE --layout NAME writes a prepared image there after
+checking it matches the layout.
+
 Examples:
   iotbench write-flash 0x0 firmware.bin
-  iotbench -b 921600 write-flash --flash-size detect 0x0 app.bin 0x300000 fs.bin`,
+  iotbench -b 921600 write-flash --flash-size detect 0x0 app.bin 0x300000 fs.bin
+  iotbench write-flash --fs data/ --layout 4M1M 0x0 firmware.bin`,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 0 || len(args)%2 != 0 {
-				return usagef("write-flash needs ADDRESS FILE pairs, e.g. write-flash 0x0 firmware.bin")
+			if len(args)%2 != 0 || (len(args) == 0 && fsDir == "" && fsImage == "") {
+				return usagef("write-flash needs ADDRESS FILE pairs (e.g. write-flash 0x0 firmware.bin), or --fs DIR --layout NAME")
 			}
 			return nil
 		},
@@ -130,6 +140,14 @@ Examples:
 				}
 				regions = append(regions, flasher.Region{Addr: addr, Data: data, Name: args[i+1]})
 			}
+			fsRegion, flashNeed, err := fsRegionFor(fsDir, fsImage, fsKind, fsLayout, fsTime)
+			if err != nil {
+				return err
+			}
+			if fsRegion != nil {
+				a.out.say("Filesystem: %s", fsRegion.Name)
+				regions = append(regions, *fsRegion)
+			}
 			// Catch what needs no board before touching one.
 			if err := flasher.CheckRegions(regions, 0); err != nil {
 				return err
@@ -137,6 +155,18 @@ Examples:
 			s, err := a.connect(cmd.Context(), false)
 			if err != nil {
 				return err
+			}
+			if flashNeed > 0 {
+				if have, err := s.loader.FlashSize(); err == nil && have < flashNeed {
+					s.close()
+					var fit []string
+					for _, l := range layout.ESP8266ForFlash(have) {
+						if l.HasFS() {
+							fit = append(fit, l.Name)
+						}
+					}
+					return &flasher.InputError{Msg: fmt.Sprintf("layout %s needs %s of flash but this board has %s: use one of %s", fsLayout, target.SizeName(flashNeed), target.SizeName(have), strings.Join(fit, ", "))}
+				}
 			}
 			o := flasher.WriteOptions{FlashMode: mode, FlashSize: size, FlashFreq: freq, EraseAll: eraseAll}
 			if compress {
@@ -169,7 +199,64 @@ Examples:
 	f.BoolVarP(&noCompress, "no-compress", "u", false, "do not compress data in transfer")
 	f.BoolVar(&verify, "verify", false, "also verify ESP8266 ROM-mode writes by reading flash back (slow); stub writes are always MD5-verified")
 	f.BoolVar(&noVerify, "no-verify", false, "skip verification")
+	f.StringVar(&fsDir, "fs", "", "build a filesystem image from this folder and write it at the --layout's filesystem offset")
+	f.StringVar(&fsKind, "fs-type", "littlefs", "filesystem for --fs: littlefs or spiffs")
+	f.StringVar(&fsImage, "fs-image", "", "write this filesystem image at the --layout's filesystem offset (checked against the layout)")
+	f.StringVar(&fsLayout, "layout", "", "ESP8266 flash layout for --fs / --fs-image, e.g. 4M1M (see iotbench layouts)")
+	f.StringVar(&fsTime, "fs-time", "", "LittleFS: set every timestamp to this time (reproducible images)")
 	return cmd
+}
+
+// fsRegionFor turns --fs/--fs-image and --layout into a region to write,
+// and the flash size the layout needs.
+func fsRegionFor(dir, imagePath, kind, layoutName, fixed string) (*flasher.Region, int, error) {
+	if dir == "" && imagePath == "" {
+		if layoutName != "" {
+			return nil, 0, usagef("--layout goes with --fs DIR or --fs-image FILE")
+		}
+		return nil, 0, nil
+	}
+	if dir != "" && imagePath != "" {
+		return nil, 0, usagef("--fs and --fs-image contradict each other: give one")
+	}
+	if layoutName == "" {
+		return nil, 0, usagef("say which flash layout the filesystem is for with --layout (e.g. 4M1M; see iotbench layouts)")
+	}
+	l, err := layout.ESP8266(layoutName)
+	if err != nil {
+		return nil, 0, &flasher.InputError{Msg: err.Error()}
+	}
+	g, err := fsimage.ForESP8266(l)
+	if err != nil {
+		return nil, 0, &flasher.InputError{Msg: err.Error()}
+	}
+	if imagePath != "" {
+		b, err := readInputFile(imagePath)
+		if err != nil {
+			return nil, 0, err
+		}
+		im, err := fsimage.Open(b, "")
+		if err != nil {
+			return nil, 0, &flasher.InputError{Msg: fmt.Sprintf("%s: %v", imagePath, err)}
+		}
+		if err := layout.CheckFSImage(len(b), im.BlockSize, l); err != nil {
+			return nil, 0, &flasher.InputError{Msg: fmt.Sprintf("%s: %v", imagePath, err)}
+		}
+		return &flasher.Region{Addr: g.Offset, Data: b, Name: fmt.Sprintf("%s (%s) for %s", imagePath, im.Kind, g.Name)}, l.FlashSize, nil
+	}
+	k, err := parseFSKind(kind)
+	if err != nil {
+		return nil, 0, err
+	}
+	ft, err := parseFixedTime(fixed)
+	if err != nil {
+		return nil, 0, err
+	}
+	tree, img, err := buildFS(k, dir, false, g, ft)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &flasher.Region{Addr: g.Offset, Data: img, Name: fmt.Sprintf("%s image of %s (%d files) for %s", k, dir, len(tree.Files), g.Name)}, l.FlashSize, nil
 }
 
 func (a *app) readFlashCommand() *cobra.Command {

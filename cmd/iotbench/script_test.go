@@ -17,6 +17,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/iotbench/iotbench/flasher/image"
+	"github.com/iotbench/iotbench/internal/shareddata"
 	"github.com/iotbench/iotbench/virtualboard"
 )
 
@@ -36,6 +37,11 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("IOTBENCH_PORT", "")
+			shared, err := shareddata.Dir("")
+			if err != nil {
+				return err
+			}
+			env.Setenv("SHARED", shared)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -112,6 +118,7 @@ func cmdMkrand(ts *testscript.TestScript, neg bool, args []string) {
 	for i := range b {
 		b[i] = byte(r.Uint32())
 	}
+	ts.Check(os.MkdirAll(filepath.Dir(ts.MkAbs(args[0])), 0o755))
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
 }
 

@@ -3,6 +3,7 @@ package littlefs
 import (
 	"bytes"
 	"fmt"
+	"github.com/iotbench/iotbench/internal/shareddata"
 	"math/rand"
 	"os"
 	"path"
@@ -19,22 +20,11 @@ import (
 // directory (CI clones the repository with shared/ beside it).
 func sharedFS(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := shareddata.Dir("fs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		cand := filepath.Join(dir, "shared", "testdata", "fs")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("shared/testdata/fs not found in any parent of the package directory: " +
-				"clone the shared test data beside the repository (…/shared/testdata/fs)")
-		}
-		dir = parent
-	}
+	return dir
 }
 
 // want is the expected content of one entry.

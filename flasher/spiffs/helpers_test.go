@@ -4,8 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
+	"github.com/iotbench/iotbench/internal/shareddata"
 	"testing"
 
 	"github.com/iotbench/iotbench/flasher/fstree"
@@ -17,21 +16,11 @@ import (
 // images are what this package is tested against.
 func sharedFS(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := shareddata.Dir("fs")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		cand := filepath.Join(dir, "shared", "testdata", "fs")
-		if st, err := os.Stat(cand); err == nil && st.IsDir() {
-			return cand
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatalf("shared/testdata/fs not found in any folder above the package: the SPIFFS reference images live there (clone the shared repository beside the main one, as CI does)")
-		}
-		dir = parent
-	}
+	return dir
 }
 
 // stream is made-up content: the concatenation of sha256("<seed>:<i>")
