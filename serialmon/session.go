@@ -127,7 +127,7 @@ func StartSession(ctx context.Context, o SessionOptions) (*Session, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s := &Session{o: o, ctx: ctx, cancel: cancel, done: make(chan struct{}), path: o.Port,
-		notify: make(chan struct{}, 1), out: make(chan Item)}
+		notify: make(chan struct{}, 1), out: make(chan Item, 256)}
 	if err := s.open(o.Port); err != nil {
 		cancel()
 		return nil, err

@@ -51,6 +51,7 @@ Keys (on a terminal), as in idf monitor:
   Ctrl-T Ctrl-R   reset the board
   Ctrl-T Ctrl-P   reset into the bootloader
   Ctrl-T Ctrl-Y   pause / resume output (reading and logging go on)
+  Ctrl-T Ctrl-B   next baud rate (74880, 115200, 230400, 460800, 921600)
   Ctrl-T Ctrl-H   help
   Ctrl-] or Ctrl-T Ctrl-X   quit
 Typed text is sent to the board; Enter sends --eol.`,
@@ -76,6 +77,18 @@ Typed text is sent to the board; Enter sends --eol.`,
 }
 
 var eols = map[string]string{"crlf": "\r\n", "lf": "\n", "cr": "\r"}
+
+// monitorBauds are the rates Ctrl-T Ctrl-B cycles through.
+var monitorBauds = []int{74880, 115200, 230400, 460800, 921600}
+
+func nextBaud(cur int) int {
+	for i, b := range monitorBauds {
+		if b > cur {
+			return monitorBauds[i]
+		}
+	}
+	return monitorBauds[0]
+}
 
 func (a *app) runMonitor(ctx context.Context, f monitorFlags) error {
 	eol, ok := eols[strings.ToLower(f.eol)]
@@ -135,7 +148,11 @@ func (a *app) runMonitor(ctx context.Context, f monitorFlags) error {
 	}
 	defer s.Close()
 
-	r := &monitorRenderer{out: a.stdout, errOut: a.stderr, json: a.jsonOut, timestamps: f.timestamps, raw: f.raw, hexView: f.hexView, log: logw, dec: dec}
+	// Output is buffered and flushed whenever no item is waiting, so a
+	// fast stream costs one write per burst rather than per line.
+	bw := bufio.NewWriterSize(a.stdout, 64<<10)
+	defer bw.Flush()
+	r := &monitorRenderer{out: bw, errOut: a.stderr, json: a.jsonOut, timestamps: f.timestamps, raw: f.raw, hexView: f.hexView, log: logw, dec: dec}
 	// On a terminal, keys go to the board one by one (raw mode) and lines
 	// end in CR LF.
 	if fd, ok := a.stdin.(*os.File); ok && term.IsTerminal(fd.Fd()) {
@@ -150,9 +167,19 @@ func (a *app) runMonitor(ctx context.Context, f monitorFlags) error {
 		}
 	}
 	if a.stdin != nil {
-		go a.monitorKeys(ctx, cancel, s, r, eol)
+		go a.monitorKeys(ctx, cancel, s, r, eol, f.baud)
 	}
 	for {
+		select {
+		case it, ok := <-s.Items():
+			if !ok {
+				return nil
+			}
+			r.item(it)
+			continue
+		default:
+		}
+		r.flush(bw)
 		select {
 		case it, ok := <-s.Items():
 			if !ok {
@@ -170,9 +197,15 @@ func (a *app) runMonitor(ctx context.Context, f monitorFlags) error {
 	}
 }
 
+func (r *monitorRenderer) flush(w *bufio.Writer) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w.Flush()
+}
+
 // monitorKeys reads the keyboard (or piped input) and handles the Ctrl-T
 // menu the way idf monitor does.
-func (a *app) monitorKeys(ctx context.Context, quit context.CancelFunc, s *serialmon.Session, r *monitorRenderer, eol string) {
+func (a *app) monitorKeys(ctx context.Context, quit context.CancelFunc, s *serialmon.Session, r *monitorRenderer, eol string, baud int) {
 	in := bufio.NewReader(a.stdin)
 	menu := false
 	paused := false
@@ -198,10 +231,15 @@ func (a *app) monitorKeys(ctx context.Context, quit context.CancelFunc, s *seria
 			case 0x18, 'x', 'X', 'q', 'Q':
 				quit()
 				return
+			case 0x02, 'b', 'B':
+				baud = nextBaud(baud)
+				if err := s.SetBaud(baud); err != nil {
+					r.status(time.Now(), "baud change failed: "+err.Error())
+				}
 			case 0x14:
 				s.Send([]byte{0x14})
 			default:
-				r.status(time.Now(), "Ctrl-T then: Ctrl-R reset, Ctrl-P bootloader, Ctrl-Y pause/resume, Ctrl-X quit (Ctrl-] quits too)")
+				r.status(time.Now(), "Ctrl-T then: Ctrl-R reset, Ctrl-P bootloader, Ctrl-Y pause/resume, Ctrl-B next baud rate, Ctrl-X quit (Ctrl-] quits too)")
 			}
 			continue
 		}
