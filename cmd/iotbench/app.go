@@ -91,6 +91,9 @@ With a board on USB:
 		a.monitorCommand(),
 		a.layoutsCommand(),
 		a.fsCommand(),
+		a.awsCommand(),
+		a.cloudCommand(),
+		a.mqttCommand(),
 		a.versionCommand(),
 	)
 	return root
