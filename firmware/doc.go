@@ -1,6 +1,6 @@
 // Package firmware owns what the reference firmware and the tool agree on:
-// the `#IB` status-line grammar (here), and later the config.json schema,
-// telemetry payload, topic names and firmware image parsing.
+// the `#IB` status-line grammar (status.go), the device topic names
+// (topics.go), and the config.json schema and telemetry payload.
 //
 // Each format is defined once, here, and shared with the reference sketch's
 // own tests through the vectors under testdata/ (see testdata/status/README.md
