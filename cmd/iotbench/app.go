@@ -94,6 +94,7 @@ With a board on USB:
 		a.awsCommand(),
 		a.cloudCommand(),
 		a.mqttCommand(),
+		a.otaCommand(),
 		a.versionCommand(),
 	)
 	return root

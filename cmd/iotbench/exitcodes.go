@@ -20,6 +20,7 @@ const (
 	exitConnect     = 4   // nothing answered as an ESP loader / wrong chip
 	exitOperation   = 5   // the board refused or failed the operation (write, verify, read, erase)
 	exitInput       = 6   // a bad input file or value (unreadable, too large, misaligned, overlapping, invalid stub)
+	exitCloud       = 7   // the cloud side failed: credentials, permissions, AWS or broker unreachable, refused
 	exitInterrupted = 130 // Ctrl-C
 )
 
@@ -36,6 +37,12 @@ type portError struct{ err error }
 func (e *portError) Error() string { return e.err.Error() }
 func (e *portError) Unwrap() error { return e.err }
 
+// exitClassifiers let each command group map its own error types to a
+// code without this file knowing them: a file registers one in init().
+// The first classifier that answers ok wins; they run after the checks
+// for interrupts and usage errors.
+var exitClassifiers []func(err error) (code int, ok bool)
+
 func exitCode(ctx context.Context, err error) int {
 	var ue *usageError
 	var ie *flasher.InputError
@@ -50,6 +57,13 @@ func exitCode(ctx context.Context, err error) int {
 		return exitInterrupted
 	case errors.As(err, &ue):
 		return exitUsage
+	}
+	for _, classify := range exitClassifiers {
+		if code, ok := classify(err); ok {
+			return code
+		}
+	}
+	switch {
 	case errors.As(err, &pe), errors.As(err, &fpe), errors.Is(err, serialmon.ErrNoPort), errors.As(err, &ambiguous):
 		return exitPort
 	case errors.As(err, &ie), errors.As(err, &pathErr):
