@@ -44,15 +44,20 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SHARED", shared)
 			return nil
 		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"vboard":   cmdVBoard,
-			"vbflash":  cmdVBFlash,
-			"mkrand":   cmdMkrand,
-			"mkstub":   cmdMkstub,
-			"mkimage":  cmdMkimage,
-			"exitcode": cmdExitCode,
-		},
+		Cmds: scriptCmds,
 	})
+}
+
+// scriptCmds are the custom script commands. Test files of other command
+// groups add theirs in init() (e.g. a fake cloud for the aws scripts), so
+// this file does not need to know them.
+var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	"vboard":   cmdVBoard,
+	"vbflash":  cmdVBFlash,
+	"mkrand":   cmdMkrand,
+	"mkstub":   cmdMkstub,
+	"mkimage":  cmdMkimage,
+	"exitcode": cmdExitCode,
 }
 
 // boards keeps each script's board for vbflash (scripts run in parallel).
