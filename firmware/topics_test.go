@@ -3,17 +3,20 @@ package firmware
 import "testing"
 
 func TestTopics(t *testing.T) {
-	if got := TelemetryTopic("esp8266-a1b2c3"); got != "devices/esp8266-a1b2c3/telemetry" {
+	if got := TelemetryTopic("esp8266-a1b2c3"); got != "iotbench/esp8266-a1b2c3/telemetry" {
 		t.Fatalf("TelemetryTopic = %q", got)
 	}
-	if got := CommandTopic("x"); got != "devices/x/cmd" {
+	if got := CommandTopic("x"); got != "iotbench/x/cmd" {
 		t.Fatalf("CommandTopic = %q", got)
 	}
-	thing, leaf, err := ThingFromTopic("devices/esp32-0a0b0c/telemetry")
+	if got := StatusTopic("x"); got != "iotbench/x/status" {
+		t.Fatalf("StatusTopic = %q", got)
+	}
+	thing, leaf, err := ThingFromTopic("iotbench/esp32-0a0b0c/telemetry")
 	if err != nil || thing != "esp32-0a0b0c" || leaf != "telemetry" {
 		t.Fatalf("ThingFromTopic = %q %q %v", thing, leaf, err)
 	}
-	for _, bad := range []string{"", "devices", "devices//telemetry", "other/x/telemetry", "devices/x/telemetry/extra", "devices/x/"} {
+	for _, bad := range []string{"", "iotbench", "iotbench//telemetry", "devices/x/telemetry", "iotbench/x/telemetry/extra", "iotbench/x/"} {
 		if _, _, err := ThingFromTopic(bad); err == nil {
 			t.Errorf("ThingFromTopic(%q) accepted", bad)
 		}
