@@ -1,0 +1,79 @@
+package doctor
+
+import (
+	"github.com/iotbench/iotbench/serialmon/decode"
+)
+
+// Input is everything known about one board.
+type Input struct {
+	// Lines the board printed since its last reset (or a saved log).
+	Lines []Line
+	// Decode options: the chip, the ELF's symbols for crash frames.
+	Decode decode.Options
+	// Cloud facts (nil: the cloud was not checked).
+	Cloud *CloudFacts
+	// Probe facts (nil: nothing probed). A FilesProbe without BoardTime
+	// gets the clock the board reported in its log.
+	Probe *ProbeFacts
+	// Seen says whether a message from the thing arrived on its topic
+	// (nil: nobody watched). SeenEvidence describes it.
+	Seen         *bool
+	SeenEvidence string
+	Topic        string
+}
+
+// Diagnose joins the three sources into a ranked report.
+func Diagnose(in Input) Report {
+	fs, reached, events := serialFindings(in.Lines, in.Decode)
+	if in.Probe != nil && in.Probe.Files != nil && in.Probe.Files.BoardTime.IsZero() {
+		f := *in.Probe.Files
+		f.BoardTime = epochOf(events)
+		p := *in.Probe
+		p.Files = &f
+		in.Probe = &p
+	}
+	fs = append(fs, cloudFindings(in.Cloud)...)
+	fs = append(fs, probeFindings(in.Probe)...)
+	if in.Seen != nil {
+		if *in.Seen {
+			fs = dropStalledPublish(fs)
+			fs = append(fs, Finding{Code: CodeVerified, Step: StepPublish, Severity: decode.Notice,
+				Summary:  "a message from the board arrived on " + in.Topic + ": verified",
+				Evidence: []Evidence{{Source: SourceCloud, Text: in.SeenEvidence}}})
+		} else {
+			f := Finding{Code: SymNotSeen, Step: StepPublish, Severity: decode.Error,
+				Summary: "no message from the board arrived on " + in.Topic,
+				Fix:     "the board did not get as far as publishing; see the findings above"}
+			if reached >= StepPublish {
+				f.Summary = "the board reports publishing, but nothing arrived on " + in.Topic
+				f.Fix = "check that config.json's topic and endpoint are the ones being watched (same account and region), and that the policy allows iot:Publish there (AWS drops the connection on a denied publish)"
+			}
+			for _, e := range events {
+				if code, _, success, ok := classify(e); ok && success && code == SymPublish {
+					f.Evidence = append(f.Evidence[:0:0], evidenceOf(e)...)
+				}
+			}
+			if in.SeenEvidence != "" {
+				f.Evidence = append(f.Evidence, Evidence{Source: SourceCloud, Text: in.SeenEvidence})
+			}
+			if len(f.Evidence) == 0 {
+				f.Evidence = []Evidence{{Source: SourceCloud, Text: "nothing arrived on " + in.Topic}}
+			}
+			fs = append(fs, f)
+		}
+	}
+	return finish(fs)
+}
+
+// dropStalledPublish: once the publish was seen, "stalled before
+// publishing" is wrong by definition (the log may just have been cut).
+func dropStalledPublish(fs []Finding) []Finding {
+	out := fs[:0]
+	for _, f := range fs {
+		if f.Code == SymStalled && f.Step >= StepPublish {
+			continue
+		}
+		out = append(out, f)
+	}
+	return out
+}
