@@ -134,7 +134,7 @@ func serialFindings(lines []Line, opts decode.Options) (fs []Finding, reached St
 
 	if len(lines) == 0 {
 		return []Finding{{Code: SymSilent, Step: StepPort, Severity: decode.Error,
-			Summary: "the board printed nothing",
+			Summary:  "the board printed nothing",
 			Fix:      "check that this is the board's port and that it is powered; press RESET and watch again (a board that prints nothing at 74880 either does not run or is on another port)",
 			Evidence: []Evidence{{Source: SourceSerial, Text: "no output received"}}}}, StepPort, events
 	}
@@ -191,8 +191,8 @@ func serialFindings(lines []Line, opts decode.Options) (fs []Finding, reached St
 		if stuck {
 			last := lines[len(lines)-1]
 			fs = append(fs, Finding{Code: SymStalled, Step: n, Severity: decode.Warning,
-				Summary: fmt.Sprintf("the board %s and then reported nothing about the next step (%s)", milestone[reached], n),
-				Fix:     stallFix[n],
+				Summary:  fmt.Sprintf("the board %s and then reported nothing about the next step (%s)", milestone[reached], n),
+				Fix:      stallFix[n],
 				Evidence: []Evidence{{Source: SourceSerial, At: last.At, Text: "last line: " + clipText(last.Text)}},
 				first:    last.At})
 		}
