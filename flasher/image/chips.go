@@ -527,3 +527,21 @@ func init() {
 		chipTable[i].blOffset = t.BootloaderOffset
 	}
 }
+
+// RAMWindows lists the [start, end) address ranges of a chip's internal
+// RAM that a ROM loader can download code into with MEM_BEGIN/MEM_DATA:
+// the IRAM, DRAM and DIRAM_* entries of esptool's MEMORY_MAP.
+func RAMWindows(chip string) ([][2]uint32, error) {
+	c, err := lookupChip(chip)
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]uint32
+	for _, r := range c.memMap {
+		switch r.name {
+		case "IRAM", "DRAM", "DIRAM_IRAM", "DIRAM_DRAM":
+			out = append(out, [2]uint32{r.start, r.end})
+		}
+	}
+	return out, nil
+}

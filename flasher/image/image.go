@@ -511,26 +511,38 @@ func (im *Image) fillNames(c *chipInfo) {
 	}
 }
 
+// CheckChipID is the first half of CheckTarget: an ESP32-family image must
+// carry the chip's ID in its extended header (esp-serial-protocol.md
+// §14.4); the revision range is not looked at.
+func (im *Image) CheckChipID(chip string) error {
+	c, err := lookupChip(chip)
+	if err != nil {
+		return err
+	}
+	e := im.Extended
+	if !c.hasID || e == nil || e.ChipID == c.imageID {
+		return nil
+	}
+	other := fmt.Sprintf("chip ID %d", e.ChipID)
+	if name, ok := ChipForImageID(e.ChipID); ok {
+		other = fmt.Sprintf("%s (chip ID %d)", name, e.ChipID)
+	}
+	return fmt.Errorf("image is for %s, not %s: use --force to flash anyway", other, c.name)
+}
+
 // CheckTarget applies esptool write_flash's guard (cmds.py, skipped there
 // with --force): an ESP32-family image must carry the connected chip's ID
 // and admit its revision major.minor. ESP8266 images carry neither, so they
 // always pass. Parse the image for the connected chip first; esptool skips
 // this check for files that do not parse.
 func (im *Image) CheckTarget(chip string, major, minor int) error {
-	c, err := lookupChip(chip)
-	if err != nil {
+	if err := im.CheckChipID(chip); err != nil {
 		return err
 	}
+	c, _ := lookupChip(chip)
 	e := im.Extended
 	if !c.hasID || e == nil {
 		return nil
-	}
-	if e.ChipID != c.imageID {
-		other := fmt.Sprintf("chip ID %d", e.ChipID)
-		if name, ok := ChipForImageID(e.ChipID); ok {
-			other = fmt.Sprintf("%s (chip ID %d)", name, e.ChipID)
-		}
-		return fmt.Errorf("image is for %s, not %s: use --force to flash anyway", other, c.name)
 	}
 	// Which revision fields count follows esptool: MaxRevFull 0 means an
 	// image from before the full-revision fields; 0xFFFF with only the

@@ -8,6 +8,7 @@ package target
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -47,6 +48,18 @@ type Chip struct {
 	// USBJTAGSerialPID is the USB PID of the built-in USB-JTAG-serial
 	// bridge on chips that have one (0 otherwise, §6.1).
 	USBJTAGSerialPID uint16
+
+	// ROMBaudSkew: the ROM sets CHANGE_BAUDRATE's divider from a crystal
+	// frequency it estimated against its drifting 8 MHz RC clock, so
+	// esptool sends it a value skewed by estimate/real (only the original
+	// ESP32, §6.6; esptool v4.12 targets/esp32.py change_baud).
+	ROMBaudSkew bool
+
+	// Flash offsets of a standard ESP-IDF / arduino-esp32 build: second
+	// stage bootloader (= BootloaderOffset), partition table and the
+	// first app; 0 where the chip has no partition table (ESP8266).
+	PartitionTableOffset uint32
+	AppOffset            uint32
 }
 
 // SPIRegs is the SPI flash controller register set used to run flash
@@ -79,7 +92,68 @@ const (
 
 	// ESP32 efuse read base (§9.2).
 	ESP32EfuseBase uint32 = 0x3FF5A000
+
+	// ESP32 efuse words esptool reads for the SPI_ATTACH pad
+	// configuration (targets/esp32.py get_chip_spi_pads: BLK0_RDATA3 bits
+	// 4–8 = HD, BLK0_RDATA5 bits 0–19 = CLK, Q, D, CS) and for the ROM's
+	// crystal estimate (word 4 bits 0–7 = EFUSE_RD_CK8M_FREQ).
+	ESP32EfuseRData3 uint32 = ESP32EfuseBase + 0x0C
+	ESP32EfuseRData4 uint32 = ESP32EfuseBase + 0x10
+	ESP32EfuseRData5 uint32 = ESP32EfuseBase + 0x14
+
+	// ESP32RTCCaliReg (RTCCALICFG1) holds the ROM's calibration of its
+	// 8 MHz RC clock against the crystal in bits 7–31
+	// (TIMERS_RTC_CALI_VALUE, esptool targets/esp32.py).
+	ESP32RTCCaliReg   uint32 = 0x3FF5F06C
+	esp32RTCCaliShift        = 7
+	esp32RTCCaliMask         = 0x01FFFFFF
 )
+
+// ESP32ROMCrystalHz is the crystal frequency the original ESP32's ROM
+// believes in, computed from its calibration register and the CK8M efuse
+// exactly as esptool's get_rom_cal_crystal_freq does:
+// cali × 15625 × ck8m / 40.
+func ESP32ROMCrystalHz(rtcCali, efuseWord4 uint32) float64 {
+	cali := (rtcCali >> esp32RTCCaliShift) & esp32RTCCaliMask
+	return float64(cali) * 15625 * float64(efuseWord4&0xFF) / 40
+}
+
+// ESP32ROMCaliValue is the inverse, for a virtual chip: the RTCCALICFG1
+// register value that makes ESP32ROMCrystalHz report romHz (to the
+// register's resolution of 15625 × ck8m / 40 Hz).
+func ESP32ROMCaliValue(romHz float64, ck8m byte) uint32 {
+	if ck8m == 0 {
+		return 0
+	}
+	cali := uint32(romHz*40/(15625*float64(ck8m)) + 0.5)
+	return (cali & esp32RTCCaliMask) << esp32RTCCaliShift
+}
+
+// ESP32ROMBaudArg is the CHANGE_BAUDRATE value esptool sends the original
+// ESP32 ROM for a wanted baud (targets/esp32.py change_baud): the ROM
+// divides its estimated crystal by the value, so the value is scaled by
+// estimate / real crystal, where the real crystal is 40 MHz when the
+// estimate is above 33 MHz and 26 MHz otherwise.
+func ESP32ROMBaudArg(baud int, romHz float64) uint32 {
+	valid := 26e6
+	if romHz > 33e6 {
+		valid = 40e6
+	}
+	return uint32(math.Floor(float64(baud) * romHz / valid))
+}
+
+// SPIAttachPins packs explicit SPI flash pins the way the ROM's
+// SPI_ATTACH takes them (§13): HD<<24 | CS<<18 | D<<12 | Q<<6 | CLK.
+// All zero means "the default pins".
+func SPIAttachPins(clk, q, d, hd, cs uint32) uint32 {
+	return hd<<24 | cs<<18 | d<<12 | q<<6 | clk
+}
+
+// ESP32SPIPads reads the in-package flash pads from the two efuse words
+// esptool uses (get_chip_spi_pads) and packs them for SPI_ATTACH.
+func ESP32SPIPads(rdata3, rdata5 uint32) uint32 {
+	return SPIAttachPins(rdata5&0x1F, (rdata5>>5)&0x1F, (rdata5>>10)&0x1F, (rdata3>>4)&0x1F, (rdata5>>15)&0x1F)
+}
 
 // Flash write packet sizes (§7.1).
 const (
@@ -102,7 +176,7 @@ var Chips = []*Chip{
 	{
 		Name: "ESP32", ImageID: 0, Magic: []uint32{0x00F01D83}, ROMStatusLen: 4,
 		BootloaderOffset: 0x1000, ROMHasFlashOps: true, UARTClkDivReg: 0x3FF40014, XtalClkDivider: 1,
-		MACReg: ESP32EfuseBase,
+		MACReg: ESP32EfuseBase, ROMBaudSkew: true,
 		SPI:    SPIRegs{Base: 0x3FF42000, USR: 0x1C, USR1: 0x20, USR2: 0x24, MOSIDLen: 0x28, MISODLen: 0x2C, W0: 0x80, AddrMSB: true, HasDLen: true, AddrOffs: 4},
 	},
 	{
@@ -159,6 +233,17 @@ var Chips = []*Chip{
 		XtalClkDivider: 1, MACReg: 0x5012D044,
 		SPI: spiAt(0x5008D000, esp32FamilySPI), USBJTAGSerialPID: 0x1001,
 	},
+}
+
+// Every ESP32-family chip keeps ESP-IDF's defaults: the partition table at
+// 0x8000 (CONFIG_PARTITION_TABLE_OFFSET) and the first app at 0x10000
+// (filesystem-images.md §1.2); only the bootloader offset differs.
+func init() {
+	for _, c := range Chips {
+		if !c.IsESP8266() {
+			c.PartitionTableOffset, c.AppOffset = 0x8000, 0x10000
+		}
+	}
 }
 
 // IsESP8266 reports whether c is the ESP8266 (which has the most quirks).
