@@ -177,7 +177,7 @@ var Chips = []*Chip{
 		Name: "ESP32", ImageID: 0, Magic: []uint32{0x00F01D83}, ROMStatusLen: 4,
 		BootloaderOffset: 0x1000, ROMHasFlashOps: true, UARTClkDivReg: 0x3FF40014, XtalClkDivider: 1,
 		MACReg: ESP32EfuseBase, ROMBaudSkew: true,
-		SPI:    SPIRegs{Base: 0x3FF42000, USR: 0x1C, USR1: 0x20, USR2: 0x24, MOSIDLen: 0x28, MISODLen: 0x2C, W0: 0x80, AddrMSB: true, HasDLen: true, AddrOffs: 4},
+		SPI: SPIRegs{Base: 0x3FF42000, USR: 0x1C, USR1: 0x20, USR2: 0x24, MOSIDLen: 0x28, MISODLen: 0x2C, W0: 0x80, AddrMSB: true, HasDLen: true, AddrOffs: 4},
 	},
 	{
 		Name: "ESP32-S2", ImageID: 2, Magic: []uint32{0x000007C6}, ROMStatusLen: 4, SecurityInfoLen: 12,
