@@ -11,8 +11,8 @@ import (
 
 // Config describes a virtual board.
 type Config struct {
-	// Chip is "ESP8266" (default) or an ESP32-family name; ESP32-family
-	// boards answer the ROM loader's identification commands only.
+	// Chip is "ESP8266" (default) or an ESP32-family name, each with its
+	// own ROM loader personality.
 	Chip string
 	// MAC of the station interface. Zero = 18:fe:34:ab:34:5a.
 	MAC [6]byte
@@ -38,6 +38,17 @@ type Config struct {
 	// NoSecurityInfo models an ESP32-family ROM revision that predates
 	// GET_SECURITY_INFO, so the host must tell the chip by its magic value.
 	NoSecurityInfo bool
+	// ROMCrystalHz is the crystal frequency the original ESP32's ROM
+	// believes in after calibrating its 8 MHz RC clock, reported through
+	// RTCCALICFG1 and used for CHANGE_BAUDRATE's divider (§6.6). 0 means
+	// the crystal plus defaultESP32ROMClockError. Other chips ignore it.
+	ROMCrystalHz float64
+	// USBJTAGSerial connects the host to the chip's built-in USB-Serial/
+	// JTAG controller (USB 303A:1001) instead of UART0 behind a USB bridge
+	// with the DTR/RTS transistor pair: the lines then reach the
+	// controller's reset logic, and the port ignores baud rates (USB
+	// CDC-ACM). Only chips that have the controller (S3, C3, C6, H2, …).
+	USBJTAGSerial bool
 	// Noise on the wire, both directions.
 	Noise Noise
 	// App runs after the ROM has loaded a valid image from flash; nil
@@ -46,6 +57,15 @@ type Config struct {
 	// Log receives board-side diagnostics (nil = none).
 	Log func(string)
 }
+
+// defaultESP32ROMClockError is how far the virtual ESP32 ROM's crystal
+// estimate is off by default (+4%). Real chips drift by a chip-dependent
+// amount — enough on some that esptool compensates for it on every ESP32
+// (targets/esp32.py change_baud: "workaround to avoid esp32 CK_8M
+// frequency drift"). 4% is outside the UART's ±3% tolerance (uart.go), so
+// a flasher that sends the plain rate talks to a garbled line and one
+// that compensates works: the difference is observable.
+const defaultESP32ROMClockError = 0.04
 
 // OpenBoot says what a pty open (a reset, since a pty has no modem lines) does.
 type OpenBoot int
@@ -80,6 +100,9 @@ type Board struct {
 	cause    int
 	closed   bool
 	events   []string
+	// USB-Serial/JTAG controller state (Config.USBJTAGSerial).
+	usbLines    [2]bool // last (DTR, RTS) seen
+	usbDownload bool    // the download-mode flag the ROM reads at reset
 
 	wg sync.WaitGroup
 }
@@ -97,6 +120,9 @@ func New(cfg Config) (*Board, error) {
 	chip, err := target.ByName(cfg.Chip)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.USBJTAGSerial && chip.USBJTAGSerialPID == 0 {
+		return nil, fmt.Errorf("the %s has no USB-Serial/JTAG controller: drop USBJTAGSerial (its boards use a USB-UART bridge)", chip.Name)
 	}
 	if cfg.MAC == ([6]byte{}) {
 		cfg.MAC = [6]byte{0x18, 0xFE, 0x34, 0xAB, 0x34, 0x5A}
@@ -123,6 +149,9 @@ func New(cfg Config) (*Board, error) {
 		return nil, err
 	}
 	b := &Board{cfg: cfg, chip: chip, clk: clk, flash: fl, toChip: newLine(clk), toHost: newLine(clk)}
+	if cfg.USBJTAGSerial {
+		b.toChip.fixedBaud, b.toHost.fixedBaud = usbCDCBaud, usbCDCBaud
+	}
 	b.SetNoise(cfg.Noise)
 	// Power-on: EN comes up with the supply; no host lines are asserted.
 	b.mu.Lock()
@@ -197,7 +226,7 @@ func (b *Board) Events() []string {
 // both at once changes nothing.
 func (b *Board) pinsLocked() (en, io0Low bool) {
 	en = !b.resetBtn
-	if !b.cfg.NoAutoReset {
+	if !b.cfg.NoAutoReset && !b.cfg.USBJTAGSerial {
 		if b.rts && !b.dtr {
 			en = false
 		}
@@ -244,6 +273,9 @@ func (b *Board) Reset(download bool) {
 }
 
 func (b *Board) updateEN() {
+	if b.cfg.USBJTAGSerial {
+		b.usbControlLines()
+	}
 	b.mu.Lock()
 	en, _ := b.pinsLocked()
 	was := b.enHigh
@@ -258,6 +290,54 @@ func (b *Board) updateEN() {
 		b.logf("EN low: chip held in reset")
 	case !was && en:
 		b.scheduleBootWith(2, 0)
+	}
+}
+
+// usbCDCBaud is the UART-equivalent rate of the USB-Serial/JTAG link: a
+// full-speed bulk endpoint moves at most 19 packets of 64 bytes per 1 ms
+// frame (USB 2.0 §5.8.4), about 1.2 MB/s; 1 MB/s is 10 Mbaud in 10-bit
+// UART frames.
+const usbCDCBaud = 10_000_000
+
+// usbControlLines is the USB-Serial/JTAG controller decoding the host's
+// CDC-ACM line state (SET_CONTROL_LINE_STATE) into resets, as Espressif
+// documents it (ESP32-C3/S3 Technical Reference Manuals, chapter "USB
+// Serial/JTAG Controller", CDC-ACM: table "Reset SoC into Download
+// Mode"): (RTS, DTR) = (0, 1) sets the download-mode flag, (0, 0) clears
+// it, (1, 0) resets the chip, which boots into the ROM loader when the
+// flag is set and from flash otherwise, and (1, 1) does nothing. That is
+// why esptool's USB-JTAG-serial sequence moves from "IO0 set" (DTR only)
+// to "reset" (RTS only) through (1, 1) rather than (0, 0) (reset.py
+// USBJTAGSerialReset: "Calls inverted to go through (1,1) instead of
+// (0,0)"), and why its hard reset — DTR off, then RTS — boots the app.
+// The state is decoded from transitions: each change of either line.
+func (b *Board) usbControlLines() {
+	b.mu.Lock()
+	st := [2]bool{b.dtr, b.rts}
+	if st == b.usbLines {
+		b.mu.Unlock()
+		return
+	}
+	b.usbLines = st
+	reset := false
+	switch {
+	case b.dtr && !b.rts:
+		b.usbDownload = true
+	case !b.dtr && !b.rts:
+		b.usbDownload = false
+	case !b.dtr && b.rts:
+		reset = true
+		b.resetGen++
+	}
+	strap := 3
+	if b.usbDownload {
+		strap = 1
+	}
+	b.mu.Unlock()
+	if reset {
+		b.logf("USB-Serial/JTAG: chip reset (download flag %v)", strap == 1)
+		b.stopCPU()
+		b.scheduleBootWith(causeUSBChipReset, strap)
 	}
 }
 

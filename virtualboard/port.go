@@ -124,6 +124,17 @@ func (p *HostPort) SetRTS(v bool) error {
 	return nil
 }
 
+// USBIDs reports the USB IDs of a board whose host port is the chip's
+// USB-Serial/JTAG controller (Espressif's VID 303A, PID 1001), so a
+// flasher picks esptool's USB reset sequence; a board behind a USB-UART
+// bridge reports none here (ok false).
+func (p *HostPort) USBIDs() (vid, pid uint16, ok bool) {
+	if !p.b.cfg.USBJTAGSerial {
+		return 0, 0, false
+	}
+	return 0x303A, p.b.chip.USBJTAGSerialPID, true
+}
+
 // SetDTRRTS changes both lines at once (one TIOCMSET on a real port).
 func (p *HostPort) SetDTRRTS(dtr, rts bool) error {
 	if _, _, err := p.state(); err != nil {

@@ -1,6 +1,7 @@
 package virtualboard
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 
@@ -13,9 +14,18 @@ import (
 type regFile struct {
 	b   *Board
 	mem map[uint32]uint32
+	// flashPins: the SPI flash pins are routed to the controller. The
+	// ESP32-family ROM loaders leave them unrouted until SPI_ATTACH
+	// (esptool __init__.py: "ROM loader doesn't enable flash unless we
+	// explicitly do it"); until then a transaction reaches no chip and
+	// MISO reads the pulled-up line, 0xFF. The ESP8266 ROM's flash is
+	// usable as the loader starts.
+	flashPins bool
 }
 
-func newRegFile(b *Board) *regFile { return &regFile{b: b, mem: map[uint32]uint32{}} }
+func newRegFile(b *Board) *regFile {
+	return &regFile{b: b, mem: map[uint32]uint32{}, flashPins: b.chip.IsESP8266()}
+}
 
 func (r *regFile) read(addr uint32) uint32 {
 	c := r.b.chip
@@ -27,6 +37,14 @@ func (r *regFile) read(addr uint32) uint32 {
 	}
 	if c.UARTClkDivReg != 0 && addr == c.UARTClkDivReg {
 		return r.b.uartDivider()
+	}
+	if c.ROMBaudSkew {
+		switch addr {
+		case target.ESP32RTCCaliReg:
+			return target.ESP32ROMCaliValue(r.b.romCrystalHz(), esp32CK8M)
+		case target.ESP32EfuseRData4:
+			return esp32CK8M
+		}
 	}
 	return r.mem[addr]
 }
@@ -88,6 +106,25 @@ func (r *regFile) efuse(addr uint32) (uint32, bool) {
 	return 0, false
 }
 
+// esp32CK8M is the virtual ESP32's EFUSE_RD_CK8M_FREQ (efuse word 4,
+// bits 0–7). Any non-zero value works with esptool's formula; 64 gives
+// the calibration register a resolution of 25 kHz of crystal estimate.
+const esp32CK8M = 64
+
+// romCrystalHz is the crystal frequency the ROM believes in: the real
+// one, except on the original ESP32, whose ROM estimates it against its
+// drifting 8 MHz RC clock (esp-serial-protocol.md §6.6).
+func (b *Board) romCrystalHz() float64 {
+	real := float64(b.cfg.CrystalMHz) * 1e6
+	if !b.chip.ROMBaudSkew {
+		return real
+	}
+	if b.cfg.ROMCrystalHz > 0 {
+		return b.cfg.ROMCrystalHz
+	}
+	return real * (1 + defaultESP32ROMClockError)
+}
+
 // uartDivider is what UART_CLKDIV reads after the ROM auto-bauded: the APB
 // clock (2 × crystal on the ESP8266, the crystal on ESP32-family ROMs)
 // over the baud, rounded up — 452 (0x1C4) at 115200 on a 26 MHz ESP8266,
@@ -136,7 +173,12 @@ func (r *regFile) spiExec() {
 	for i := 0; i < 16; i++ {
 		binary.LittleEndian.PutUint32(mosi[4*i:], r.mem[base+s.W0+uint32(4*i)])
 	}
-	out := r.b.flash.SPI(cmd, addr, mosi[:(mosiBits+7)/8], (misoBits+7)/8)
+	var out []byte
+	if r.flashPins {
+		out = r.b.flash.SPI(cmd, addr, mosi[:(mosiBits+7)/8], (misoBits+7)/8)
+	} else {
+		out = bytes.Repeat([]byte{0xFF}, (misoBits+7)/8)
+	}
 	for i := 0; i < len(out); i += 4 {
 		var w [4]byte
 		copy(w[:], out[i:])

@@ -47,7 +47,7 @@ func (b *Board) runChip(ctx context.Context, cause, strap int, banner bool) {
 	}
 	switch strap {
 	case 1:
-		r := &rom8266{b: b, fr: newFrames(b, true), regs: newRegFile(b), ram: map[uint32][]byte{}}
+		r := &rom8266{b: b, fr: newFrames(b, true), regs: newRegFile(b), ram: newRAMLoader(inESP8266RAM)}
 		r.loop(ctx)
 	case 3:
 		b.bootFlash(ctx)
@@ -74,14 +74,7 @@ type rom8266 struct {
 		blocks    uint32
 		blockSize uint32
 	}
-	mem struct {
-		active    bool
-		addr      uint32
-		size      uint32
-		blocks    uint32
-		blockSize uint32
-	}
-	ram map[uint32][]byte // loaded RAM segments by address
+	ram *ramLoader
 }
 
 func (r *rom8266) ok(op byte, result []byte) {
@@ -90,6 +83,15 @@ func (r *rom8266) ok(op byte, result []byte) {
 
 func (r *rom8266) fail(op byte, code byte) {
 	r.b.reply(op, r.junk, nil, []byte{1, code})
+}
+
+// status answers success for code 0, else failure with that ROM code.
+func (r *rom8266) status(op, code byte) {
+	if code != 0 {
+		r.fail(op, code)
+		return
+	}
+	r.ok(op, nil)
 }
 
 func (r *rom8266) loop(ctx context.Context) {
@@ -168,16 +170,11 @@ func (r *rom8266) handle(ctx context.Context, q flasher.Request) bool {
 			r.fail(q.Op, romErrInvalidParam)
 			return false
 		}
-		if len(d) < 16 || int(le(d, 0)) != len(d)-16 {
-			r.fail(q.Op, romErrInvalidMsg)
+		payload, seq, code := dataPayload(d, q.Checksum)
+		if code != 0 {
+			r.fail(q.Op, code)
 			return false
 		}
-		payload := d[16:]
-		if flasher.Checksum(payload) != q.Checksum&0xFF {
-			r.fail(q.Op, romErrChecksum)
-			return false
-		}
-		seq := le(d, 1)
 		if seq >= r.fl.blocks {
 			r.fail(q.Op, romErrInvalidParam)
 			return false
@@ -204,70 +201,18 @@ func (r *rom8266) handle(ctx context.Context, q flasher.Request) bool {
 		}
 		return true
 	case flasher.OpMemBegin:
-		size, blocks, blockSize, addr := le(d, 0), le(d, 1), le(d, 2), le(d, 3)
-		if !inESP8266RAM(addr, 1) {
-			r.fail(q.Op, romErrRAMAddr)
-			return false
-		}
-		if !inESP8266RAM(addr, size) {
-			r.fail(q.Op, romErrRAMSize)
-			return false
-		}
-		r.mem.active, r.mem.addr, r.mem.size, r.mem.blocks, r.mem.blockSize = true, addr, size, blocks, blockSize
-		r.ram[addr] = make([]byte, size)
-		r.ok(q.Op, nil)
+		r.status(q.Op, r.ram.begin(d))
 	case flasher.OpMemData:
-		if !r.mem.active || len(d) < 16 || int(le(d, 0)) != len(d)-16 {
-			r.fail(q.Op, romErrInvalidMsg)
-			return false
-		}
-		payload := d[16:]
-		if flasher.Checksum(payload) != q.Checksum&0xFF {
-			r.fail(q.Op, romErrChecksum)
-			return false
-		}
-		off := le(d, 1) * r.mem.blockSize
-		seg := r.ram[r.mem.addr]
-		if uint64(off)+uint64(len(payload)) > uint64(len(seg)) {
-			r.fail(q.Op, romErrRAMSize)
-			return false
-		}
-		copy(seg[off:], payload)
-		r.ok(q.Op, nil)
+		r.status(q.Op, r.ram.data(d, q.Checksum))
 	case flasher.OpMemEnd:
-		noRun, entry := le(d, 0), le(d, 1)
-		r.mem.active = false
+		r.ram.end()
 		r.ok(q.Op, nil)
-		if noRun != 0 || entry == 0 {
-			return false
-		}
-		if err := r.b.waitTx(ctx); err != nil {
-			return true
-		}
-		if !r.holdsCode(entry) {
-			// Jumping to memory nothing was loaded into: the CPU runs
-			// whatever is there and the loader is gone.
-			r.b.logf("MEM_END jumped to 0x%08X where nothing was loaded: chip hangs", entry)
-			<-ctx.Done()
-			return true
-		}
-		r.b.logf("MEM_END: running uploaded code at 0x%08X (stub personality)", entry)
-		runStub(ctx, r.b, r.regs)
-		return true
+		return r.b.memEnd(ctx, r.ram, r.regs, d)
 	default:
 		// Unknown opcodes: same opcode, status 1 / 0x05 (one of the two
 		// behaviours esptool tolerates; chosen as in the doc's own
 		// emulator, §5.3, §17).
 		r.fail(q.Op, romErrInvalidMsg)
-	}
-	return false
-}
-
-func (r *rom8266) holdsCode(entry uint32) bool {
-	for a, seg := range r.ram {
-		if entry >= a && entry < a+uint32(len(seg)) {
-			return true
-		}
 	}
 	return false
 }
@@ -294,6 +239,13 @@ func (b *Board) romEraseArea(ctx context.Context, offset, eraseSize uint32) erro
 	h := 16 - s%16
 	total := r + min(r, h)
 	b.logf("ROM FLASH_BEGIN erase: asked 0x%X bytes at 0x%X, erasing %d sectors from 0x%X", eraseSize, offset, total, s*sectorSize)
+	return b.eraseSectors(ctx, s, total)
+}
+
+// eraseSectors erases total sectors from sector s the way the ROMs'
+// SPIEraseArea does — sector by sector up to a 64 KiB block boundary,
+// then whole blocks, then sectors — and returns when the flash is done.
+func (b *Board) eraseSectors(ctx context.Context, s, total int) error {
 	var done time.Duration
 	for i := 0; i < total; {
 		sec := s + i

@@ -27,13 +27,13 @@ const (
 	stubOutBuf      = 32768 // tinfl's dictionary, the stub's output buffer
 )
 
-// stub8266 behaves like esptool's legacy flasher stub once the ROM has
-// jumped into uploaded code. The code itself is not executed; the board
+// flasherStub behaves like esptool's legacy flasher stub once a ROM (the
+// ESP8266's or an ESP32-family one) has jumped into uploaded code. The code itself is not executed; the board
 // takes on the behaviour that code is known to have (from the stub's
 // sources, §5.2, §7, §10): two status bytes, its own error codes, 16 KiB
 // packets, lazy erase, ACK-before-write with errors reported on the next
 // packet, inflate, MD5, READ_FLASH, baud change.
-type stub8266 struct {
+type flasherStub struct {
 	b    *Board
 	fr   *frames
 	regs *regFile
@@ -51,7 +51,7 @@ type stub8266 struct {
 }
 
 func runStub(ctx context.Context, b *Board, regs *regFile) {
-	s := &stub8266{b: b, fr: newFrames(b, false), regs: regs}
+	s := &flasherStub{b: b, fr: newFrames(b, false), regs: regs}
 	// The stub zeroes its BSS and greets with one unsolicited frame (§10.2).
 	b.sendFrame([]byte("OHAI"))
 	defer s.closeInflate()
@@ -78,11 +78,11 @@ func runStub(ctx context.Context, b *Board, regs *regFile) {
 	}
 }
 
-func (s *stub8266) status(op byte, value uint32, errCode, st byte) {
+func (s *flasherStub) status(op byte, value uint32, errCode, st byte) {
 	s.b.reply(op, value, nil, []byte{errCode, st})
 }
 
-func (s *stub8266) ok(op byte) { s.status(op, 0, 0, 0) }
+func (s *flasherStub) ok(op byte) { s.status(op, 0, 0, 0) }
 
 // stubDataLen is the exact request length each fixed-size command takes
 // (the stub's verify_data_len checks).
@@ -92,7 +92,7 @@ var stubDataLen = map[byte]int{
 	flasher.OpSPIFlashMD5: 16, flasher.OpEraseFlash: 0, flasher.OpReadFlash: 16,
 }
 
-func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
+func (s *flasherStub) handle(ctx context.Context, q flasher.Request) bool {
 	d := q.Data
 	if want, ok := stubDataLen[q.Op]; ok && len(d) != want {
 		s.status(q.Op, 0, stubBadDataLen, 0)
@@ -247,6 +247,14 @@ func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
 		s.b.logf("stub: RUN_USER_CODE")
 		go s.b.startCPU(0, 3, false)
 		return true
+	case flasher.OpGetSecInfo:
+		// The S2-and-later stubs forward the ROM's answer; the ESP8266
+		// and ESP32 stubs do not know the command (§8.2).
+		if res := s.b.securityInfo(); res != nil && len(d) == 0 {
+			s.b.reply(q.Op, 0, res, []byte{0, 0})
+		} else {
+			s.status(q.Op, 0, stubNotImpl, 0)
+		}
 	case flasher.OpMemBegin, flasher.OpMemData, flasher.OpMemEnd:
 		// Loading more RAM code from the stub is outside what iotbench
 		// needs; report it as the stub reports unknown commands.
@@ -260,7 +268,7 @@ func (s *stub8266) handle(ctx context.Context, q flasher.Request) bool {
 // eraseAhead erases sectors (or a 64 KiB block at a block boundary when
 // enough remain) until the write position is covered, like the stub's
 // start_next_erase loop.
-func (s *stub8266) eraseAhead(lastSector int) time.Duration {
+func (s *flasherStub) eraseAhead(lastSector int) time.Duration {
 	var done time.Duration
 	for s.remainingErase > 0 && s.nextErase <= lastSector {
 		if s.remainingErase >= 16 && s.nextErase%16 == 0 {
@@ -279,7 +287,7 @@ func (s *stub8266) eraseAhead(lastSector int) time.Duration {
 // writeData writes at the running write pointer, trimming padding past
 // the announced size; the sequence number is not used (the stub writes
 // sequentially).
-func (s *stub8266) writeData(ctx context.Context, p []byte) error {
+func (s *flasherStub) writeData(ctx context.Context, p []byte) error {
 	if uint32(len(p)) > s.remaining {
 		p = p[:s.remaining]
 	}
@@ -300,7 +308,7 @@ func (s *stub8266) writeData(ctx context.Context, p []byte) error {
 // collects in a 32 KiB buffer (tinfl's dictionary) and is written when the
 // buffer is full or the stream ends; then the three end-of-packet checks
 // decide what the next reply reports.
-func (s *stub8266) inflateData(ctx context.Context, p []byte) error {
+func (s *flasherStub) inflateData(ctx context.Context, p []byte) error {
 	if uint32(len(p)) > s.remainingComp {
 		s.remainingComp = 0
 	} else {
@@ -326,7 +334,7 @@ func (s *stub8266) inflateData(ctx context.Context, p []byte) error {
 	return nil
 }
 
-func (s *stub8266) closeInflate() {
+func (s *flasherStub) closeInflate() {
 	if s.inflate != nil {
 		s.inflate.close()
 		s.inflate = nil
@@ -335,7 +343,7 @@ func (s *stub8266) closeInflate() {
 
 // readFlash streams flash in packets, never more than maxInFlight
 // unacknowledged, then sends the MD5 of everything (§10.3).
-func (s *stub8266) readFlash(ctx context.Context, addr, length, packet, maxInFlight uint32) error {
+func (s *flasherStub) readFlash(ctx context.Context, addr, length, packet, maxInFlight uint32) error {
 	if packet == 0 || maxInFlight == 0 {
 		return nil
 	}

@@ -84,6 +84,10 @@ func (n *noiser) apply(p []byte) []byte {
 type line struct {
 	clk   *Clock
 	noise *noiser
+	// fixedBaud, when set, replaces both ends' rates: a USB CDC-ACM link
+	// moves bytes at the bus's pace whatever line coding the host set,
+	// and nothing is ever sent "at the wrong baud".
+	fixedBaud int
 
 	mu     sync.Mutex
 	chunks []*chunk
@@ -123,6 +127,9 @@ func (l *line) send(p []byte, baud int) {
 	defer l.mu.Unlock()
 	if l.closed {
 		return
+	}
+	if l.fixedBaud > 0 {
+		baud = l.fixedBaud
 	}
 	now := l.clk.Now()
 	start := max(now, l.free)
@@ -253,6 +260,9 @@ func (l *line) take(p []byte, now time.Duration, rx rxState) int {
 			break
 		}
 		rxBaud := rx.baud()
+		if l.fixedBaud > 0 {
+			rxBaud = c.baud
+		}
 		if !baudsMatch(c.baud, rxBaud) && rx.autobaud != nil {
 			// The ESP8266 ROM measures the host's bit time on the 0x55
 			// run of a SYNC and reprograms its divider; the bytes it
