@@ -1,0 +1,167 @@
+package arduinoota
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/iotbench/iotbench/firmware"
+	"github.com/iotbench/iotbench/flasher/image"
+	"github.com/iotbench/iotbench/flasher/ota"
+	"github.com/iotbench/iotbench/virtualboard"
+)
+
+// errorNames are the texts of the BasicOTA example's onError handler.
+var errorNames = map[Error]string{
+	ErrAuth: "Auth Failed", ErrBegin: "Begin Failed", ErrConnect: "Connect Failed",
+	ErrReceive: "Receive Failed", ErrEnd: "End Failed",
+}
+
+// PrintCallbacks are the callbacks the reference sketch installs: a human
+// line per phase (the wording of the core's BasicOTA example) and an #IB
+// ota status line (device-side.md §6.4, grammar in package firmware) at
+// start, at every 10 %, at the end and on each error.
+func PrintCallbacks(print func(string)) Callbacks {
+	status := func(fields ...firmware.Field) {
+		print(firmware.Status{Event: firmware.EventOTA, Fields: fields}.String() + "\n")
+	}
+	phase := func(p string) firmware.Field { return firmware.Field{Key: firmware.KeyPhase, Value: p} }
+	lastStep := -1
+	return Callbacks{
+		OnStart: func(cmd ota.Command) {
+			what := "sketch"
+			if cmd == ota.CommandFS {
+				what = "filesystem"
+			}
+			lastStep = -1
+			print("Start updating " + what + "\n")
+			status(phase(firmware.OTAPhaseStart))
+		},
+		OnProgress: func(done, total int) {
+			if total <= 0 {
+				return
+			}
+			pct := done * 100 / total
+			if step := pct / 10; step != lastStep && pct < 100 {
+				lastStep = step
+				print(fmt.Sprintf("Progress: %d%%\n", pct))
+				status(phase(firmware.OTAPhaseProgress), firmware.Field{Key: firmware.KeyPct, Value: strconv.Itoa(pct)})
+			}
+		},
+		OnEnd: func() {
+			print("End\n")
+			status(phase(firmware.OTAPhaseEnd), firmware.Field{Key: firmware.KeyPct, Value: "100"})
+		},
+		OnError: func(code Error) {
+			print(fmt.Sprintf("Error[%d]: %s\n", int(code), errorNames[code]))
+			status(phase(firmware.OTAPhaseError), firmware.Field{Key: firmware.KeyErr, Value: strconv.Itoa(int(code))})
+		},
+	}
+}
+
+// BasicOTA is a sketch for the virtual board that does what the ESP8266
+// core's BasicOTA example does: after eboot, Serial.begin(74880), a
+// banner with the application's version marker, ArduinoOTA.begin() with
+// PrintCallbacks, then handle() every 10 ms. The firmware twin does the
+// same around its own work; tests and demos use this one.
+func BasicOTA(d *Device) virtualboard.App {
+	return func(ctx context.Context, env *virtualboard.AppEnv) {
+		app, err := d.Boot(ctx, env)
+		if err != nil {
+			return
+		}
+		env.Begin(74880)
+		env.Printf("\nBasicOTA v%08x\n", app.Version)
+		o := d.Begin(ctx, env, PrintCallbacks(env.Print))
+		defer o.End()
+		env.Printf("Ready\nIP address: %s\nOTA: %s.local port %d\n", d.ip, o.Hostname(), d.Addr().Port)
+		for {
+			if o.Handle(ctx) != nil {
+				return
+			}
+			if env.Sleep(ctx, 10*time.Millisecond) != nil {
+				return
+			}
+		}
+	}
+}
+
+// SketchImage builds a flash image laid out like the ESP8266 Arduino
+// core's build output (what arduino-cli and PlatformIO upload, over serial
+// at 0 or over the air): a stand-in for eboot at 0 with eboot's two
+// segments, padded to 4 KiB, and at 0x1000 an application of about
+// appSize bytes whose first word is version — the marker eboot prints as
+// "v%08x". The virtual board does not execute code, so the code bytes are
+// filler shaped like Xtensa code (it compresses about as well). Flash
+// parameters: DIO, 4MB, 40 MHz.
+func SketchImage(version uint32, appSize int) ([]byte, error) {
+	r := rand.New(rand.NewPCG(uint64(version), 0x0b5e))
+	eb, err := image.NewBuilder(image.ChipESP8266)
+	if err != nil {
+		return nil, err
+	}
+	eb.Entry = 0x4010f49c
+	eb.FlashMode, eb.FlashSize, eb.FlashFreq = "dio", "4MB", "40m"
+	eb.Segments = []image.BuildSegment{
+		{Addr: 0x4010f000, Data: codeLike(rand.New(rand.NewPCG(1, 1)), 3424)},
+		{Addr: 0x3fff20b8, Data: make([]byte, 40)},
+	}
+	boot, err := eb.Build()
+	if err != nil {
+		return nil, err
+	}
+	if len(boot) > appStartOffset {
+		return nil, fmt.Errorf("eboot stand-in is %d bytes, over 0x%x", len(boot), appStartOffset)
+	}
+	irom := codeLike(r, max(appSize-8192, 64))
+	binary.LittleEndian.PutUint32(irom, version)
+	ab, _ := image.NewBuilder(image.ChipESP8266)
+	ab.Entry = 0x40100004
+	ab.FlashMode, ab.FlashSize, ab.FlashFreq = "dio", "4MB", "40m"
+	ab.Segments = []image.BuildSegment{
+		{Addr: 0x40201010, Data: irom},
+		{Addr: 0x40100000, Data: codeLike(r, 6144)},
+		{Addr: 0x3ffe8000, Data: codeLike(r, 1024)},
+		{Addr: 0x3ffe8400, Data: codeLike(r, 1008)},
+	}
+	app, err := ab.Build()
+	if err != nil {
+		return nil, err
+	}
+	out := append(boot, bytes.Repeat([]byte{0xFF}, appStartOffset-len(boot))...)
+	return append(out, app...), nil
+}
+
+// codeLike makes bytes with the statistics of compiled code: instruction
+// words from a small repertoire with varying operands, literal pools of
+// addresses, and strings.
+func codeLike(r *rand.Rand, n int) []byte {
+	ops := make([][3]byte, 48)
+	for i := range ops {
+		ops[i] = [3]byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())}
+	}
+	words := []string{"WiFi", "connected", "OTA", "mqtt", "publish", "error", "%s:%d", "heap"}
+	var b bytes.Buffer
+	for b.Len() < n {
+		switch k := r.IntN(100); {
+		case k < 80:
+			for range 8 + r.IntN(24) {
+				op := ops[r.IntN(len(ops))]
+				op[2] ^= byte(r.IntN(16))
+				b.Write(op[:])
+			}
+		case k < 90:
+			for range 2 + r.IntN(6) {
+				b.Write(binary.LittleEndian.AppendUint32(nil, 0x40200000+r.Uint32N(0x80000)))
+			}
+		default:
+			b.WriteString(words[r.IntN(len(words))])
+			b.WriteByte(0)
+		}
+	}
+	return b.Bytes()[:n]
+}
