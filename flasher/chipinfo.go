@@ -62,6 +62,7 @@ func (l *Loader) ReadChipInfo() (*ChipInfo, error) {
 		}
 		info.CrystalMHz = crystalMHz(l.port.BaudRate(), div&0xFFFFF, c.XtalClkDivider)
 	}
+	l.info = info
 	return info, nil
 }
 

@@ -85,7 +85,37 @@ type WrittenEvent struct {
 	Verified   bool          `json:"verified"`
 	VerifiedBy string        `json:"verified_by,omitempty"`
 	MD5        string        `json:"md5"`
-	Skipped    bool          `json:"skipped,omitempty"`
+	// Skipped: fast reflash found every sector already holding the data
+	// and wrote nothing (the region was still verified).
+	Skipped bool `json:"skipped,omitempty"`
+	// SectorsWritten and SectorsSkipped count 4 KiB sectors when fast
+	// reflash decided what to write (both 0 for a whole write).
+	SectorsWritten int `json:"sectors_written,omitempty"`
+	SectorsSkipped int `json:"sectors_skipped,omitempty"`
+}
+
+// DiffEvent: fast reflash compared a region with what flash holds and
+// decided which sectors to write.
+type DiffEvent struct {
+	Addr    uint32 `json:"addr"`
+	Size    int    `json:"size"`
+	Sectors int    `json:"sectors"`
+	// Write lists the runs of sectors that differ, in address order.
+	Write   []SectorRun `json:"write"`
+	Changed int         `json:"changed"`
+	// Basis says what the comparison trusted: "ledger" (what iotbench
+	// wrote last), "diff-with" (a file the caller named), "chip" (MD5s
+	// read from the chip), or a combination such as "ledger+chip".
+	Basis string `json:"basis"`
+	// Probes is how many SPI_FLASH_MD5 commands the comparison took.
+	Probes  int           `json:"probes"`
+	Elapsed time.Duration `json:"elapsed_ns"`
+}
+
+// SectorRun is a run of whole 4 KiB sectors.
+type SectorRun struct {
+	Addr uint32 `json:"addr"`
+	Size int    `json:"size"`
 }
 
 // ResetEvent: the chip was reset (or deliberately not).
@@ -103,3 +133,4 @@ func (PhaseEvent) EventType() string      { return "phase" }
 func (ProgressEvent) EventType() string   { return "progress" }
 func (WrittenEvent) EventType() string    { return "written" }
 func (ResetEvent) EventType() string      { return "reset" }
+func (DiffEvent) EventType() string       { return "diff" }

@@ -60,6 +60,7 @@ type Loader struct {
 	chip    *target.Chip
 	stub    bool
 	stubSrc *Stub
+	info    *ChipInfo // from ReadChipInfo: the MAC keys the flash ledger
 
 	flashID     uint32
 	haveFlashID bool

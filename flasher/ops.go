@@ -12,15 +12,18 @@ import (
 	"github.com/iotbench/iotbench/flasher/target"
 )
 
-// EraseFlash erases the whole chip: ERASE_FLASH on a stub; on the
-// ESP8266 ROM, which lacks it, one FLASH_BEGIN over the whole flash with
-// no data (the ROM erases on FLASH_BEGIN, §7.2).
+// EraseFlash erases the whole chip: ERASE_FLASH on a stub; on a ROM,
+// which lacks it, one FLASH_BEGIN over the whole flash with no data (the
+// ROMs erase on FLASH_BEGIN, §7.2).
 func (l *Loader) EraseFlash(ctx context.Context) error {
 	if err := l.requireFlashOps(); err != nil {
 		return err
 	}
 	size, err := l.FlashSize()
 	if err != nil {
+		return err
+	}
+	if err := l.SetFlashParams(size); err != nil {
 		return err
 	}
 	l.emit(PhaseEvent{Phase: "erase", Addr: 0, Size: size, Detail: "whole chip"})
@@ -53,6 +56,9 @@ func (l *Loader) EraseRegion(ctx context.Context, offset uint32, size int) error
 	if uint64(offset)+uint64(size) > uint64(flash) {
 		return inputErrorf("erase-region 0x%X+0x%X runs past the end of the %s flash (0x%X)", offset, size, target.SizeName(flash), flash)
 	}
+	if err := l.SetFlashParams(flash); err != nil {
+		return err
+	}
 	l.emit(PhaseEvent{Phase: "erase", Addr: offset, Size: size})
 	start := time.Now()
 	if l.stub {
@@ -67,7 +73,13 @@ func (l *Loader) EraseRegion(ctx context.Context, offset uint32, size int) error
 	return nil
 }
 
+// eraseROM erases through FLASH_BEGIN without data, which is how esptool
+// erases on ESP32-family ROMs too (cmds.py erase_region, §10.3); on the
+// ESP8266 through the erase-bug plan.
 func (l *Loader) eraseROM(offset uint32, size int) error {
+	if !l.chip.IsESP8266() {
+		return l.flashBegin(size, 0, offset, target.ROMFlashWriteSize, size)
+	}
 	runs, err := l.planESP8266ROM(offset, size, nil, false)
 	if err != nil {
 		return err
@@ -88,8 +100,9 @@ func (l *Loader) eraseROM(offset uint32, size int) error {
 }
 
 // ReadFlash reads flash: READ_FLASH with its acknowledgement protocol on a
-// stub (§10.3), SPI register reads on the ESP8266 ROM (slow, but the ROM
-// offers nothing else).
+// stub (§10.3), READ_FLASH_SLOW 64 bytes at a time on ESP32-family ROMs,
+// SPI register reads on the ESP8266 ROM (slow, but the ROM offers nothing
+// else).
 func (l *Loader) ReadFlash(ctx context.Context, offset uint32, size int) ([]byte, error) {
 	if err := l.requireFlashOps(); err != nil {
 		return nil, err
@@ -109,9 +122,12 @@ func (l *Loader) ReadFlash(ctx context.Context, offset uint32, size int) ([]byte
 		l.emit(ProgressEvent{Phase: "read", Addr: offset, Done: done, Total: size, Elapsed: time.Since(start)})
 	}
 	l.emit(PhaseEvent{Phase: "read", Addr: offset, Size: size})
-	if !l.stub {
+	if !l.stub && l.chip.IsESP8266() {
 		l.warn("the ESP8266 ROM has no read command: reading through the SPI registers, about 30 bytes/s per kbaud (a stub is much faster)")
 		return l.readFlashSPI(offset, size, progress)
+	}
+	if !l.stub {
+		return l.readFlashSlowVerified(ctx, offset, size, progress)
 	}
 	var data []byte
 	err = retry(2, func() error {
@@ -164,6 +180,58 @@ func (l *Loader) readFlashStub(ctx context.Context, offset uint32, size int, pro
 		return nil, &VerifyError{Addr: offset, Size: size, Method: "READ_FLASH digest", Want: hex.EncodeToString(f), Got: hex.EncodeToString(sum[:])}
 	}
 	return data, nil
+}
+
+// readFlashSlowVerified reads through READ_FLASH_SLOW and checks the
+// result against the ROM's MD5 of the region: READ_FLASH_SLOW's replies
+// carry no checksum, so a byte damaged on the line would go unnoticed.
+func (l *Loader) readFlashSlowVerified(ctx context.Context, offset uint32, size int, progress func(int)) ([]byte, error) {
+	var verr error
+	for try := 0; try < 2; try++ {
+		data, err := l.readFlashSlow(ctx, offset, size, progress)
+		if err != nil {
+			return nil, err
+		}
+		want, err := l.FlashMD5(offset, size)
+		if err != nil {
+			return nil, err
+		}
+		sum := md5.Sum(data)
+		got := hex.EncodeToString(sum[:])
+		if got == want {
+			return data, nil
+		}
+		verr = &VerifyError{Addr: offset, Size: size, Method: "MD5 of the data read", Want: want, Got: got}
+	}
+	return nil, verr
+}
+
+// readSlowChunk is what one READ_FLASH_SLOW returns (§10.3).
+const readSlowChunk = 64
+
+// readFlashSlow reads through an ESP32-family ROM's READ_FLASH_SLOW: 64
+// bytes per command, the answer always 64 bytes long whatever was asked.
+func (l *Loader) readFlashSlow(ctx context.Context, offset uint32, size int, progress func(int)) ([]byte, error) {
+	out := make([]byte, 0, size)
+	for len(out) < size {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		n := min(readSlowChunk, size-len(out))
+		a := offset + uint32(len(out))
+		var res []byte
+		err := retry(3, func() error {
+			var err error
+			_, res, err = l.check(fmt.Sprintf("read flash at 0x%X", a), OpReadFlashSlow, words(a, uint32(n)), 0, DefaultTimeout, readSlowChunk)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res[:n]...)
+		progress(len(out))
+	}
+	return out, nil
 }
 
 // writeRaw sends a SLIP frame that is not a command (READ_FLASH acks).

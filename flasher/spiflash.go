@@ -224,8 +224,23 @@ func (l *Loader) attachFlash() error {
 	if l.chip.IsESP8266() {
 		err = l.flashBegin(0, 0, 0, target.ROMFlashWriteSize, 0)
 	} else {
+		// The original ESP32's ROM does not attach in-package flash by
+		// itself: esptool passes the pads from the efuses (0 = default
+		// pins when none are burnt, __init__.py, §13).
+		var pins uint32
+		if l.chip.Name == "ESP32" {
+			r3, err := l.ReadReg(target.ESP32EfuseRData3)
+			if err != nil {
+				return err
+			}
+			r5, err := l.ReadReg(target.ESP32EfuseRData5)
+			if err != nil {
+				return err
+			}
+			pins = target.ESP32SPIPads(r3, r5)
+		}
 		err = retry(3, func() error {
-			_, _, err := l.check("attach SPI flash", OpSPIAttach, words(0, 0), 0, DefaultTimeout, 0)
+			_, _, err := l.check("attach SPI flash", OpSPIAttach, words(pins, 0), 0, DefaultTimeout, 0)
 			return err
 		})
 	}

@@ -312,15 +312,26 @@ func (l *Loader) memLoad(data []byte, addr uint32) error {
 
 // ChangeBaud switches the line rate (CHANGE_BAUDRATE, §6.6): the chip
 // answers at the old rate, then both sides switch. The ESP8266 ROM cannot.
+// A stub gets (new, old) and scales the divider the ROM auto-detected; a
+// ROM gets (new, 0), except that the original ESP32's ROM gets a value
+// skewed by its own crystal estimate, which it would otherwise divide by
+// (esptool targets/esp32.py change_baud).
 func (l *Loader) ChangeBaud(baud int) error {
 	if !l.stub && !l.chip.ROMHasFlashOps {
 		return fmt.Errorf("%w: the ESP8266 ROM cannot change baud rate", ErrUnsupported)
 	}
-	old := uint32(0)
+	arg, old := uint32(baud), uint32(0)
 	if l.stub {
 		old = uint32(l.port.BaudRate())
+	} else if l.chip.ROMBaudSkew {
+		romHz, err := l.esp32ROMCrystalHz()
+		if err != nil {
+			return err
+		}
+		arg = target.ESP32ROMBaudArg(baud, romHz)
+		l.tracef("ESP32 ROM believes its crystal runs at %.0f Hz: asking for %d baud to get %d", romHz, arg, baud)
 	}
-	if _, _, err := l.check("change baud rate", OpChangeBaudrate, words(uint32(baud), old), 0, DefaultTimeout, 0); err != nil {
+	if _, _, err := l.check("change baud rate", OpChangeBaudrate, words(arg, old), 0, DefaultTimeout, 0); err != nil {
 		return err
 	}
 	if err := l.port.SetBaudRate(baud); err != nil {
@@ -332,4 +343,22 @@ func (l *Loader) ChangeBaud(baud int) error {
 	}
 	l.emit(BaudEvent{Baud: baud})
 	return nil
+}
+
+// esp32ROMCrystalHz reads the ROM's crystal estimate the way esptool
+// does: RTCCALICFG1's calibration value and the CK8M efuse.
+func (l *Loader) esp32ROMCrystalHz() (float64, error) {
+	cali, err := l.ReadReg(target.ESP32RTCCaliReg)
+	if err != nil {
+		return 0, err
+	}
+	ck8m, err := l.ReadReg(target.ESP32EfuseRData4)
+	if err != nil {
+		return 0, err
+	}
+	hz := target.ESP32ROMCrystalHz(cali, ck8m)
+	if hz <= 0 {
+		return 0, fmt.Errorf("the ESP32 ROM reports no crystal estimate (RTCCALICFG1 0x%08X, efuse CK8M 0x%02X): change baud with a flasher stub instead", cali, ck8m&0xFF)
+	}
+	return hz, nil
 }

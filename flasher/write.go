@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"context"
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/iotbench/iotbench/flasher/image"
+	"github.com/iotbench/iotbench/flasher/ledger"
 	"github.com/iotbench/iotbench/flasher/target"
 )
 
@@ -44,7 +46,8 @@ const (
 
 // WriteOptions configure WriteFlash.
 type WriteOptions struct {
-	// Compress: nil = esptool's default (compress when a stub runs).
+	// Compress: nil = compress wherever the loader can inflate (every
+	// stub, the ESP32-family ROMs).
 	Compress *bool
 	// FlashMode/FlashSize/FlashFreq rewrite header bytes 2–3 of an image
 	// written at the bootloader offset, as esptool does (§14.5). "" or
@@ -61,6 +64,27 @@ type WriteOptions struct {
 	// as a flasher without esptool's workaround would. For tests that
 	// prove the ROM's erase bug is modelled; never for real use.
 	DisableEraseWorkaround bool
+	// Force writes images built for another chip, and images whose header
+	// claims more flash than the chip has (esptool's --force).
+	Force bool
+	// Ledger records, under the board's MAC, what every region holds once
+	// verified, and forgets a region before writing it; with Diff it is
+	// where fast reflash looks first. nil = no ledger.
+	Ledger *ledger.Ledger
+	// Diff turns on fast reflash: only the 4 KiB sectors that do not
+	// already hold the new bytes are written, then the whole region is
+	// verified against the chip (and written whole if it does not match).
+	// Needs a loader that can hash flash (a stub, or an ESP32-family ROM).
+	// nil = write every region whole.
+	Diff *DiffOptions
+}
+
+// DiffOptions tune fast reflash.
+type DiffOptions struct {
+	// With maps a region's address to what flash held there before, as
+	// esptool 5's --diff-with: its sectors are trusted like the ledger's
+	// (and verified afterwards just the same).
+	With map[uint32][]byte
 }
 
 // CheckRegions validates regions before anything touches the board:
@@ -99,8 +123,9 @@ func CheckRegions(regions []Region, flashSize int) error {
 }
 
 // WriteFlash writes regions in address order, verifying each as the mode
-// allows, and reports progress as events. It refuses chips whose flashing
-// iotbench does not support yet.
+// allows, and reports progress as events. Images are checked first: one
+// built for another chip, or one whose header claims more flash than the
+// chip has, is refused before anything is written (unless Force).
 func (l *Loader) WriteFlash(ctx context.Context, regions []Region, o WriteOptions) error {
 	if err := l.requireFlashOps(); err != nil {
 		return err
@@ -112,6 +137,23 @@ func (l *Loader) WriteFlash(ctx context.Context, regions []Region, o WriteOption
 	if err := CheckRegions(regions, flashSize); err != nil {
 		return err
 	}
+	sorted := append([]Region(nil), regions...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Addr < sorted[j].Addr })
+	for i, r := range sorted {
+		if len(r.Data) == 0 {
+			continue
+		}
+		data, err := l.patchHeader(r.Addr, padTo(r.Data, 4), o, flashSize)
+		if err != nil {
+			return err
+		}
+		if !o.Force {
+			if err := l.checkImage(r, data, flashSize); err != nil {
+				return err
+			}
+		}
+		sorted[i].Data = data
+	}
 	if err := l.SetFlashParams(flashSize); err != nil {
 		return err
 	}
@@ -120,11 +162,15 @@ func (l *Loader) WriteFlash(ctx context.Context, regions []Region, o WriteOption
 			return err
 		}
 	}
-	compress := l.stub
+	// Compressed by default wherever the loader can inflate: every stub
+	// (as esptool) and the ESP32-family ROMs too, which esptool only
+	// compresses for with --compress (§7.7) — their FLASH_DEFL_* cuts the
+	// bytes on the wire as much as a stub's does.
+	compress := l.canHash()
 	if o.Compress != nil {
 		compress = *o.Compress
 	}
-	if compress && !l.stub && !l.chip.ROMHasFlashOps {
+	if compress && !l.canHash() {
 		return fmt.Errorf("%w: the ESP8266 ROM cannot decompress; drop --compress or use a stub", ErrUnsupported)
 	}
 	retries := o.Retries
@@ -133,23 +179,40 @@ func (l *Loader) WriteFlash(ctx context.Context, regions []Region, o WriteOption
 	} else if retries < 0 {
 		retries = 0
 	}
-	sorted := append([]Region(nil), regions...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Addr < sorted[j].Addr })
+	bk := l.openBook(o.Ledger)
+	if o.EraseAll {
+		bk.forget(0, flashSize)
+	}
+	diff := o.Diff != nil && !o.EraseAll
+	if diff && !l.canHash() {
+		diff = false
+		l.warn("fast reflash needs the loader to hash flash, which the ESP8266 ROM cannot: writing every region whole (a flasher stub can, --stub-file)")
+	}
 	warnedUnverified := false
 	for _, r := range sorted {
 		if len(r.Data) == 0 {
 			l.warn("%s is empty: nothing written at 0x%X", r.Name, r.Addr)
 			continue
 		}
-		data := padTo(r.Data, 4)
-		patched, err := l.patchHeader(r.Addr, data, o, flashSize)
-		if err != nil {
-			return err
+		data := r.Data
+		if diff {
+			done, err := l.reflash(ctx, r, compress, o, bk)
+			if err == nil && done {
+				bk.put(r.Addr, data, r.Name)
+				continue
+			}
+			if err != nil && !retryable(err) {
+				return err
+			}
+			if err != nil {
+				l.warn("fast reflash of 0x%X failed (%v): writing it whole", r.Addr, err)
+			}
 		}
-		data = patched
+		bk.forget(r.Addr, len(data))
 		sum := md5.Sum(data)
 		want := hex.EncodeToString(sum[:])
 		var werr error
+		verified := false
 		for attempt := 0; attempt <= retries; attempt++ {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -157,7 +220,7 @@ func (l *Loader) WriteFlash(ctx context.Context, regions []Region, o WriteOption
 			if attempt > 0 {
 				l.warn("writing 0x%X again (attempt %d of %d): %v", r.Addr, attempt+1, retries+1, werr)
 			}
-			werr = l.writeRegion(ctx, r.Addr, data, want, compress, o, stubPacketSize(attempt))
+			verified, werr = l.writeRegion(ctx, r.Addr, data, want, compress, o, stubPacketSize(attempt))
 			if werr == nil {
 				break
 			}
@@ -168,10 +231,52 @@ func (l *Loader) WriteFlash(ctx context.Context, regions []Region, o WriteOption
 		if werr != nil {
 			return werr
 		}
+		if verified {
+			bk.put(r.Addr, data, r.Name)
+		}
 		if o.Verify == VerifyAuto && l.chip.IsESP8266() && !l.stub && !warnedUnverified {
 			warnedUnverified = true
 			l.warn("the ESP8266 ROM cannot hash flash, so this write is not verified: use a flasher stub (--stub-file) or --verify to read it back (slow)")
 		}
+	}
+	return nil
+}
+
+// checkImage refuses, before anything is written, an image the chip
+// cannot use: one whose extended header names another chip (esptool's
+// write_flash guard, §14.4), or one whose header claims more flash than
+// the chip has — the bootloader and the app size the flash from the
+// header, and an app told 8MB on a 4MB chip stops at boot ("Detected size
+// smaller than the size in the binary image header"). Data that does not
+// parse as an image for this chip is not an image and passes, as in
+// esptool.
+func (l *Loader) checkImage(r Region, data []byte, flashSize int) error {
+	if len(data) < 24 || data[0] != image.Magic {
+		return nil
+	}
+	name := r.Name
+	if name == "" {
+		name = fmt.Sprintf("data at 0x%X", r.Addr)
+	}
+	if l.chip.IsESP8266() {
+		// An ESP32-family image parses with its own chip ID and the
+		// WP-pin byte 0xEE an ESP8266 image has no reason to carry.
+		if other, ok := image.ChipForImageID(binary.LittleEndian.Uint16(data[12:14])); ok && data[8] == image.WPPinDisabled {
+			if _, err := image.Parse(data, other); err == nil {
+				return inputErrorf("%s is an %s image, not an ESP8266 one: build it for the ESP8266 (or use --force to flash anyway)", name, other)
+			}
+		}
+	}
+	im, err := image.Parse(data, l.chip.Name)
+	if err != nil {
+		return nil
+	}
+	if err := im.CheckChipID(l.chip.Name); err != nil {
+		return inputErrorf("%s: %v", name, err)
+	}
+	if n, err := image.FlashSizeBytes(im.FlashSizeName); err == nil && flashSize > 0 && int(n) > flashSize {
+		return inputErrorf("%s: its header says %s of flash but this chip has %s, and the firmware would stop at boot: rebuild it for %s, or rewrite the header with --flash-size %s (or detect)",
+			name, im.FlashSizeName, target.SizeName(flashSize), target.SizeName(flashSize), target.SizeName(flashSize))
 	}
 	return nil
 }
@@ -184,12 +289,18 @@ func retryable(err error) bool {
 	return errors.As(err, &ve) || transient(err)
 }
 
+// requireFlashOps refuses chips whose loader iotbench cannot drive: an
+// ESP32-family chip whose ROM lacks the flash commands (none known).
 func (l *Loader) requireFlashOps() error {
-	if !l.chip.IsESP8266() {
-		return fmt.Errorf("%w: writing, reading and erasing flash on the %s is not implemented yet (chip detection, MAC and flash ID work); use esptool for now", ErrUnsupported, l.chip.Name)
+	if !l.chip.IsESP8266() && !l.stub && !l.chip.ROMHasFlashOps {
+		return fmt.Errorf("%w: the %s ROM has no flash commands iotbench knows; use a flasher stub (--stub-file)", ErrUnsupported, l.chip.Name)
 	}
 	return nil
 }
+
+// canHash: the loader can MD5 flash — every stub and every ESP32-family
+// ROM, but not the ESP8266 ROM (§7.8).
+func (l *Loader) canHash() bool { return l.stub || l.chip.ROMHasFlashOps }
 
 // flashLimit is the flash size writes are checked against: the detected
 // size, or a smaller explicit --flash-size (§7.6).
@@ -272,49 +383,56 @@ func stubPacketSize(attempt int) int {
 	return max(target.StubFlashWriteSize>>(2*attempt), target.ROMFlashWriteSize)
 }
 
-// writeRegion writes one (padded, patched) image and verifies it.
-func (l *Loader) writeRegion(ctx context.Context, addr uint32, data []byte, wantMD5 string, compress bool, o WriteOptions, stubBS int) error {
+// writeRegion writes one (padded, patched) image and verifies it as the
+// loader and the mode allow; verified reports whether it was.
+func (l *Loader) writeRegion(ctx context.Context, addr uint32, data []byte, wantMD5 string, compress bool, o WriteOptions, stubBS int) (verified bool, err error) {
 	start := time.Now()
-	tx0, rx0 := l.wireTx, l.wireRx
-	progress := func(done int) {
-		l.emit(ProgressEvent{Phase: "write", Addr: addr, Done: done, Total: len(data), WireBytes: l.wireTx - tx0 + l.wireRx - rx0, Elapsed: time.Since(start)})
-	}
-	var compressed int
-	var err error
-	switch {
-	case compress:
-		compressed, err = l.writeDeflated(ctx, addr, data, progress, stubBS)
-	case l.stub:
-		err = l.writeStubPlain(ctx, addr, data, progress, stubBS)
-	default:
-		err = l.writeROM(ctx, addr, data, progress, o.DisableEraseWorkaround)
-	}
+	compressed, err := l.transfer(ctx, addr, data, compress, o, stubBS)
 	if err != nil {
-		return err
+		return false, err
 	}
 	ev := WrittenEvent{Addr: addr, Size: len(data), Compressed: compressed, MD5: wantMD5}
 	switch {
 	case o.Verify == VerifyNone:
-	case l.stub || l.chip.ROMHasFlashOps:
+	case l.canHash():
 		l.emit(PhaseEvent{Phase: "verify", Addr: addr, Size: len(data), Detail: "SPI_FLASH_MD5"})
 		got, err := l.FlashMD5(addr, len(data))
 		if err != nil {
-			return err
+			return false, err
 		}
 		if got != wantMD5 {
-			return &VerifyError{Addr: addr, Size: len(data), Method: "MD5", Want: wantMD5, Got: got}
+			return false, &VerifyError{Addr: addr, Size: len(data), Method: "MD5", Want: wantMD5, Got: got}
 		}
 		ev.Verified, ev.VerifiedBy = true, "md5"
 	case o.Verify == VerifyReadBack:
 		l.emit(PhaseEvent{Phase: "verify", Addr: addr, Size: len(data), Detail: "read back through SPI registers"})
 		if err := l.verifyReadBack(addr, data); err != nil {
-			return err
+			return false, err
 		}
 		ev.Verified, ev.VerifiedBy = true, "read-back"
 	}
 	ev.Elapsed = time.Since(start)
 	l.emit(ev)
-	return nil
+	return ev.Verified, nil
+}
+
+// transfer sends data to flash at addr the way the loader and options
+// say (compressed, stub packets, or ROM packets), reporting progress; it
+// returns the compressed size (0 when sent plain).
+func (l *Loader) transfer(ctx context.Context, addr uint32, data []byte, compress bool, o WriteOptions, stubBS int) (int, error) {
+	start := time.Now()
+	tx0, rx0 := l.wireTx, l.wireRx
+	progress := func(done int) {
+		l.emit(ProgressEvent{Phase: "write", Addr: addr, Done: done, Total: len(data), WireBytes: l.wireTx - tx0 + l.wireRx - rx0, Elapsed: time.Since(start)})
+	}
+	switch {
+	case compress:
+		return l.writeDeflated(ctx, addr, data, progress, stubBS)
+	case l.stub:
+		return 0, l.writeStubPlain(ctx, addr, data, progress, stubBS)
+	default:
+		return 0, l.writeROM(ctx, addr, data, progress, o.DisableEraseWorkaround)
+	}
 }
 
 // verifyReadBack compares flash with want through SPI register reads. A
@@ -350,7 +468,7 @@ func (l *Loader) verifyReadBack(addr uint32, want []byte) error {
 
 // FlashMD5 asks the loader for the MD5 of a flash region (§7.8).
 func (l *Loader) FlashMD5(addr uint32, size int) (string, error) {
-	if !l.stub && !l.chip.ROMHasFlashOps {
+	if !l.canHash() {
 		return "", fmt.Errorf("%w: the ESP8266 ROM has no SPI_FLASH_MD5", ErrUnsupported)
 	}
 	n := 32
@@ -496,14 +614,18 @@ func (l *Loader) flashBegin(eraseSize, blocks int, offset uint32, blockSize int,
 }
 
 func (l *Loader) writeROM(ctx context.Context, addr uint32, data []byte, progress func(int), disable bool) error {
-	runs, err := l.planESP8266ROM(addr, len(data), data, disable)
-	if err != nil {
-		return err
+	runs := []romRun{{off: addr, data: data, size: len(data)}}
+	if l.chip.IsESP8266() {
+		var err error
+		if runs, err = l.planESP8266ROM(addr, len(data), data, disable); err != nil {
+			return err
+		}
 	}
 	done := 0
 	for _, run := range runs {
+		// ESP32-family ROMs erase exactly what they are asked (§16.9).
 		erase := run.size
-		if !disable {
+		if l.chip.IsESP8266() && !disable {
 			erase = ESP8266ROMEraseSize(run.off, run.size)
 		}
 		blocks := (len(run.data) + target.ROMFlashWriteSize - 1) / target.ROMFlashWriteSize
