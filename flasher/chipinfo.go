@@ -107,6 +107,10 @@ func crystalMHz(baud int, div uint32, ratio int) int {
 	}
 }
 
+// Info is what ReadChipInfo last read (Open reads it); nil before. Its
+// MAC keys the flash ledger.
+func (l *Loader) Info() *ChipInfo { return l.info }
+
 // Event returns the ChipEvent for this info.
 func (i *ChipInfo) Event() ChipEvent {
 	e := ChipEvent{Chip: i.Chip.Name, Description: i.Description, Features: i.Features, CrystalMHz: i.CrystalMHz, MAC: target.FormatMAC(i.MAC)}
