@@ -50,6 +50,15 @@ func ForESP32(t *layout.PartitionTable) (Geometry, error) {
 	if err != nil {
 		return Geometry{}, err
 	}
+	return ForESP32Partition(p)
+}
+
+// ForESP32Partition is a chosen data partition of an ESP32 table (when a
+// table has several filesystems, the caller picks one by label).
+func ForESP32Partition(p layout.Partition) (Geometry, error) {
+	if p.Type != layout.TypeData {
+		return Geometry{}, fmt.Errorf("partition %s is not a data partition: a filesystem goes into a data partition, usually subtype spiffs", p)
+	}
 	return Geometry{Offset: p.Offset, Size: int(p.Size), BlockSize: layout.ESP32FSBlock, PageSize: layout.ESP32FSPage, ESP32: true, Name: "partition " + p.Label}, nil
 }
 

@@ -2,6 +2,7 @@ package fsimage
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,5 +53,24 @@ func TestBuildOpenBothKinds(t *testing.T) {
 	}
 	if _, err := Open(make([]byte, 8192), ""); err == nil {
 		t.Fatal("zeros opened as a filesystem")
+	}
+}
+
+func TestForESP32Partition(t *testing.T) {
+	pt, err := layout.ParseCSV(strings.NewReader("nvs,data,nvs,,0x5000\napp0,app,factory,0x10000,1M\nfs1,data,spiffs,,0x20000\nfs2,data,littlefs,,0x40000\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ForESP32(pt); err == nil || !strings.Contains(err.Error(), "2 filesystem partitions") {
+		t.Fatalf("two filesystems: %v", err)
+	}
+	p, _ := pt.ByLabel("fs2")
+	g, err := ForESP32Partition(p)
+	if err != nil || g.Offset != 0x130000 || g.Size != 0x40000 || !g.ESP32 || g.BlockSize != 4096 {
+		t.Fatalf("%+v %v", g, err)
+	}
+	app, _ := pt.ByLabel("app0")
+	if _, err := ForESP32Partition(app); err == nil || !strings.Contains(err.Error(), "not a data partition") {
+		t.Fatalf("app partition: %v", err)
 	}
 }

@@ -153,6 +153,24 @@ var (
 	magicMD5   = [2]byte{0xEB, 0xEB}
 )
 
+// Parse reads a partition table in either form: binary (it starts with
+// an entry's magic AA 50) or CSV text. The CSV is validated as ParseCSV
+// does; a binary table is checked with Validate too (without a flash
+// size), so overlapping or misaligned partitions are an error either way.
+func Parse(b []byte) (*PartitionTable, error) {
+	if len(b) >= 2 && b[0] == magicEntry[0] && b[1] == magicEntry[1] {
+		t, err := ParseBinary(b)
+		if err != nil {
+			return nil, err
+		}
+		if err := t.Validate(0); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	return ParseCSV(bytes.NewReader(b))
+}
+
 // ParseBinary reads a binary partition table as the bootloader does
 // (esp_partition_table_verify) and gen_esp32part.py reads it: 32-byte
 // entries (magic AA 50, type, subtype, offset and size little-endian,

@@ -401,3 +401,32 @@ func TestFSAndByLabel(t *testing.T) {
 		t.Errorf("Table: %v", tb.Rows)
 	}
 }
+
+// Parse takes either form, and both are validated: overlapping
+// partitions and a table whose MD5 entry does not match are errors.
+func TestParseEitherForm(t *testing.T) {
+	csv := "nvs,data,nvs,0x9000,0x5000\napp0,app,factory,0x10000,1M\nspiffs,data,spiffs,0x110000,0xF0000\n"
+	ct, err := Parse([]byte(csv))
+	if err != nil || len(ct.Partitions) != 3 {
+		t.Fatalf("CSV: %v", err)
+	}
+	bin, _ := ct.Binary()
+	bt, err := Parse(bin)
+	if err != nil || bt.Partitions[2] != ct.Partitions[2] {
+		t.Fatalf("binary: %v", err)
+	}
+	overlap := "nvs,data,nvs,0x9000,0x5000\napp0,app,factory,0x10000,1M\nspiffs,data,spiffs,0x100000,0xF0000\n"
+	if _, err := Parse([]byte(overlap)); err == nil || !strings.Contains(err.Error(), "overlap") {
+		t.Fatalf("overlapping CSV: %v", err)
+	}
+	ot := &PartitionTable{Partitions: append([]Partition(nil), ct.Partitions...)}
+	ot.Partitions[2].Offset = 0x100000
+	obin, _ := ot.Binary()
+	if _, err := Parse(obin); err == nil || !strings.Contains(err.Error(), "overlaps") {
+		t.Fatalf("overlapping binary: %v", err)
+	}
+	bin[40] ^= 1 // inside entry 1: the MD5 entry no longer matches
+	if _, err := Parse(bin); !errors.Is(err, ErrBadMD5) {
+		t.Fatalf("bad MD5: %v", err)
+	}
+}
