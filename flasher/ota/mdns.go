@@ -208,15 +208,20 @@ func buildQuery(name dnsmessage.Name, t dnsmessage.Type) ([]byte, error) {
 	return b.Finish()
 }
 
-// run sends the first query, repeats it at growing intervals (1 s, 2 s…,
-// RFC 6762 §5.2) and feeds every answer to the cache until the deadline,
+// run sends the first query, repeats it at growing intervals and feeds every answer to the cache until the deadline,
 // ctx, or enough() says the answers are complete.
 func (q *querier) run(ctx context.Context, ask func(), enough func() bool, followUp func()) error {
 	deadline := time.Now().Add(q.o.Timeout)
 	stop := context.AfterFunc(ctx, func() { q.conn.Close() })
 	defer stop()
 	ask()
-	next, gap := time.Now().Add(time.Second), time.Second
+	// RFC 6762 §5.2 spaces multicast repeats from 1 s; a unicast question
+	// to one responder can be repeated sooner.
+	gap := time.Second
+	if len(q.servers) > 0 {
+		gap = 200 * time.Millisecond
+	}
+	next := time.Now().Add(gap)
 	buf := make([]byte, 9000)
 	for {
 		if ctx.Err() != nil {

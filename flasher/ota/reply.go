@@ -92,7 +92,8 @@ func ParseDeviceMessage(s string) DeviceMessage {
 	// The doc's "ERR: Not Enough Space" form (older cores printed the text
 	// alone): recover the number from the text.
 	for n := UpdateWrite; n <= maxKnownUpdaterError; n++ {
-		if t := n.Text(); m.Text == t || strings.HasPrefix(m.Text, t+":") {
+		t := n.Text()
+		if rest, ok := strings.CutPrefix(m.Text, t); ok && (rest == "" || rest[0] == ':' || rest[0] == ',') {
 			m.Code, m.HasCode = n, true
 			break
 		}
@@ -167,7 +168,10 @@ func (s *ResultScanner) checkMessage(eof bool) {
 // splitCounts turns the digit run into byte counts. The run is ambiguous
 // ("14601460" is 1460+1460 or 14601+460), so each count is taken as the
 // longest prefix that keeps the total within what was sent; a leading zero
-// cannot start a count (the device never prints 0) and is dropped.
+// cannot start a count (the device never prints 0) and is dropped. A count
+// that reaches the end of what has arrived may still be growing (TCP can
+// split "1460" into "14" and "60"), so it waits for more bytes unless it
+// makes the total equal to what was sent.
 func (s *ResultScanner) splitCounts(sent int64) {
 	for len(s.digits) > 0 {
 		if s.digits[0] == '0' {
@@ -185,6 +189,9 @@ func (s *ResultScanner) splitCounts(sent int64) {
 		}
 		if took == 0 {
 			return // the rest is a count whose bytes we have not sent yet: wait
+		}
+		if took == len(s.digits) && !s.inMsg && s.acked+val != sent {
+			return
 		}
 		s.acked += val
 		s.digits = s.digits[took:]

@@ -207,6 +207,11 @@ type OTA struct {
 	host  string
 	pass  string
 	begun time.Duration // board time at Begin, for mDNS probing
+	// micros is the board's micros() (the nonce source) and reply sends a
+	// UDP reply to the invitation's source; fields so tests can drive
+	// onRx without a board.
+	micros func() uint32
+	reply  func(string)
 
 	mu      sync.Mutex
 	state   int
@@ -229,6 +234,8 @@ func (d *Device) Begin(ctx context.Context, env *virtualboard.AppEnv, cb Callbac
 		host = fmt.Sprintf("esp8266-%06x", uint32(mac[3])<<16|uint32(mac[4])<<8|uint32(mac[5]))
 	}
 	o := &OTA{d: d, env: env, ctx: ctx, cb: cb, host: host, pass: d.cfg.PasswordHash, begun: env.Now()}
+	o.micros = func() uint32 { return uint32(env.Now().Microseconds()) }
+	o.reply = o.send
 	d.mu.Lock()
 	d.cur = o
 	d.mu.Unlock()
@@ -326,8 +333,8 @@ func (o *OTA) onRx(b []byte, from *net.UDPAddr) {
 		}
 		if o.pass != "" {
 			// nonce = md5 of the decimal micros() (a 32-bit counter).
-			o.nonce = ota.MD5Hex([]byte(strconv.FormatUint(uint64(uint32(o.env.Now().Microseconds())), 10)))
-			o.send("AUTH " + o.nonce)
+			o.nonce = ota.MD5Hex([]byte(strconv.FormatUint(uint64(o.micros()), 10)))
+			o.reply("AUTH " + o.nonce)
 			o.state = stateWaitAuth
 			return
 		}
@@ -349,10 +356,16 @@ func (o *OTA) onRx(b []byte, from *net.UDPAddr) {
 			o.state = stateRunUpdate
 			return
 		}
-		o.send("Authentication Failed")
+		o.reply("Authentication Failed")
 		o.state = stateIdle
 		o.callError(ErrAuth)
 	}
+}
+
+func (o *OTA) setIdle() {
+	o.mu.Lock()
+	o.state = stateIdle
+	o.mu.Unlock()
 }
 
 func (o *OTA) send(s string) {
@@ -380,9 +393,7 @@ func (o *OTA) Handle(ctx context.Context) error {
 	o.mu.Unlock()
 	if run {
 		err := o.runUpdate(ctx)
-		o.mu.Lock()
-		o.state = stateIdle
-		o.mu.Unlock()
+		o.setIdle()
 		if err != nil {
 			return err
 		}
@@ -410,12 +421,12 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 	u := newUpdater(env, o.d.cfg.Layout)
 	if !u.begin(uint32(size), cmd) {
 		o.callError(ErrBegin)
-		o.send("ERR: " + u.printError())
+		o.reply("ERR: " + u.printError())
 		env.Sleep(ctx, 100*time.Millisecond)
 		o.d.logf("OTA: Update.begin failed: %s", u.errorString())
 		return ctx.Err()
 	}
-	o.send("OK")
+	o.reply("OK")
 	if err := env.Sleep(ctx, 100*time.Millisecond); err != nil {
 		return err
 	}
@@ -433,6 +444,7 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 			return ctx.Err()
 		}
 		o.d.logf("OTA: connect to %s:%d failed: %v", peer.IP, port, err)
+		o.setIdle()
 		o.callError(ErrConnect)
 	}
 	defer c.close()
@@ -443,7 +455,6 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 		}
 		written, err := u.write(ctx, c.pending)
 		if err != nil {
-			c.close()
 			return err
 		}
 		c.pending = c.pending[written:]
@@ -461,15 +472,13 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 
 	if u.end(ctx) {
 		if err := env.Sleep(ctx, time.Second); err != nil {
-			c.close()
 			return err
 		}
 		c.print("OK")
-		err := env.Sleep(ctx, time.Second)
-		c.close()
-		if err != nil {
+		if err := env.Sleep(ctx, time.Second); err != nil {
 			return err
 		}
+		c.close()
 		if u.staged != nil {
 			o.d.mu.Lock()
 			o.d.rtc = u.staged
@@ -488,10 +497,10 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 		return ctx.Err()
 	}
 	o.callError(ErrEnd)
-	if c != nil {
-		c.print(u.printError())
-		c.close()
-	}
+	c.print(u.printError())
+	// ArduinoOTA goes back to IDLE before the WiFiClient's destructor
+	// closes the connection, so a host that saw the close can invite again.
+	o.setIdle()
 	o.d.logf("OTA: Update.end failed: %s", strings.TrimSpace(u.printError()))
 	return ctx.Err()
 }
