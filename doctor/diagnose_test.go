@@ -187,3 +187,16 @@ func TestBoardClockAgainstCertificate(t *testing.T) {
 		t.Fatalf("top %s:\n%s", top.Code, dump(r))
 	}
 }
+
+// The reference firmware's per-file status: a key BearSSL cannot decode
+// is a files finding with the fix, even without probes.
+func TestFileStatusLine(t *testing.T) {
+	r := Diagnose(Input{Lines: logOf(bootHead + `
+#IB fs ok=1 files=config.json,cert.der,private.der,ca.der kind=littlefs
+#IB file name=cert.der ok=1 bytes=610
+#IB file name=private.der ok=0 err=parse`)})
+	top := r.Top()
+	if top.Code != SymFiles || !strings.Contains(top.Summary, "private.der") || !strings.Contains(top.Fix, "DER") {
+		t.Fatalf("top %s: %s / %s", top.Code, top.Summary, top.Fix)
+	}
+}

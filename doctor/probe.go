@@ -356,11 +356,18 @@ func probeFindings(p *ProbeFacts) []Finding {
 	return fs
 }
 
-// epochOf returns the board clock the log reports (#IB ntp epoch=…), the
-// last one seen.
+// epochOf returns the clock the board set from NTP (#IB ntp synced=1
+// epoch=…), the last one seen. Unsynced clocks are the clock finding's
+// business, not a certificate-validity one.
 func epochOf(events []decode.Event) time.Time {
 	var t time.Time
 	for _, e := range events {
+		if e.Kind != decode.IBKind("ntp") && e.Kind != decode.KindNTPSynced {
+			continue
+		}
+		if e.Fields["synced"] == "0" || e.Severity >= decode.Error {
+			continue
+		}
 		if v, ok := e.Fields["epoch"]; ok {
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				t = time.Unix(n, 0)

@@ -47,7 +47,7 @@ func classify(e decode.Event) (code string, step Step, success, ok bool) {
 	kind := e.Kind
 	if strings.HasPrefix(kind, decode.KindIBPrefix) && kind != decode.KindIBMalformed {
 		switch strings.TrimPrefix(kind, decode.KindIBPrefix) {
-		case firmware.EventFS, firmware.EventCfg:
+		case firmware.EventFS, firmware.EventCfg, firmware.EventFile:
 			return SymFiles, StepFiles, !fail, true
 		case firmware.EventWiFi, firmware.EventWiFiDisc:
 			return SymWiFi, StepWiFi, !fail && e.Severity == decode.Notice, fail || e.Severity == decode.Notice

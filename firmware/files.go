@@ -16,3 +16,8 @@ const (
 	// ConfigFile is the device configuration (schema in config.go).
 	ConfigFile = "config.json"
 )
+
+// SerialBaud is the rate the reference firmware passes to Serial.begin():
+// 74880, the ROM's own rate with a 26 MHz crystal, so the boot banner and
+// the sketch's lines read at one rate (device-side.md §1.1, §6.3).
+const SerialBaud = 74880

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/iotbench/iotbench/doctor"
+	"github.com/iotbench/iotbench/firmware"
 	"github.com/iotbench/iotbench/flasher"
 	"github.com/iotbench/iotbench/serialmon"
 	"github.com/iotbench/iotbench/serialmon/decode"
@@ -245,7 +246,8 @@ func (r *run) diagnose(ctx context.Context, seen *bool, why string, connected bo
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	topic := r.cfg.Topics.Telemetry
-	files := doctor.Files{Cert: r.id.CertDER, Key: r.id.KeyDER, CA: r.id.CADER}
+	// What is on the board, which is what its TLS stack uses.
+	files := doctor.Files{Cert: r.files[firmware.CertFile], Key: r.files[firmware.KeyFile], CA: r.files[firmware.CAFile]}
 	probe := &doctor.ProbeFacts{Files: doctor.ProbeFiles(files, time.Time{})}
 	endpoint := net.JoinHostPort(r.id.Endpoint, strconv.Itoa(r.id.Port))
 	if !connected {

@@ -57,7 +57,7 @@ type Options struct {
 
 	// Serial side.
 	Baud            int // transfer rate (default 460800; the ESP8266 ROM stays at 115200)
-	AppBaud         int // the firmware's Serial.begin rate (default 115200)
+	AppBaud         int // the firmware's Serial.begin rate (default the reference firmware's, firmware.SerialBaud)
 	NoStub          bool
 	StubFile        string
 	StubDirs        []string
@@ -80,6 +80,10 @@ type Options struct {
 	// endpoint's name to loopback); nil = net.Dialer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
+	// Tamper edits the board's files before they go into the image: the
+	// demo's faults (a wrong ca.der, a corrupt key) — never for real use.
+	Tamper func(files map[string][]byte)
+
 	// FSOffset writes the filesystem somewhere else than the layout says:
 	// what flashing with the wrong layout does. For the demo's fs-offset
 	// fault, never for real use.
@@ -94,7 +98,7 @@ func (o *Options) defaults() {
 		o.Baud = 460800
 	}
 	if o.AppBaud == 0 {
-		o.AppBaud = 115200
+		o.AppBaud = firmware.SerialBaud
 	}
 	if o.StepTimeout == 0 {
 		o.StepTimeout = 2 * time.Minute
@@ -390,6 +394,9 @@ func (r *run) makeFiles(ctx context.Context) (string, bool, error) {
 		firmware.CertFile:   r.id.CertDER,
 		firmware.KeyFile:    r.id.KeyDER,
 		firmware.CAFile:     r.id.CADER,
+	}
+	if o.Tamper != nil {
+		o.Tamper(r.files)
 	}
 	return fmt.Sprintf("%s (thing %s, topic %s), %s, %s, %s", firmware.ConfigFile, cfg.Thing, cfg.Topics.Telemetry, firmware.CertFile, firmware.KeyFile, firmware.CAFile), false, nil
 }

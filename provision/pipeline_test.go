@@ -107,7 +107,7 @@ func (c *testCloud) Facts(ctx context.Context, q FactsQuery) *doctor.CloudFacts 
 // firmware, without the network.
 func testApp(c *testCloud, faultClock bool) virtualboard.App {
 	return func(ctx context.Context, env *virtualboard.AppEnv) {
-		env.Begin(115200)
+		env.Begin(firmware.SerialBaud)
 		// Like a sketch's delay() after Serial.begin: with the board's
 		// clock sped up, the host needs a moment to leave the ROM's 74880.
 		env.Sleep(ctx, time.Second)

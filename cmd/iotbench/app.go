@@ -95,6 +95,7 @@ With a board on USB:
 		a.cloudCommand(),
 		a.mqttCommand(),
 		a.otaCommand(),
+		a.provisionCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -21,6 +21,7 @@ const (
 	exitOperation   = 5   // the board refused or failed the operation (write, verify, read, erase)
 	exitInput       = 6   // a bad input file or value (unreadable, too large, misaligned, overlapping, invalid stub)
 	exitCloud       = 7   // the cloud side failed: credentials, permissions, AWS or broker unreachable, refused
+	exitNotVerified = 8   // a check came out negative: the board did not verify, or a policy would refuse
 	exitInterrupted = 130 // Ctrl-C
 )
 

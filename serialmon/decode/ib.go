@@ -80,6 +80,22 @@ func (d *Decoder) ibLine(line, t string, at time.Time) ([]Event, bool) {
 			return one(Error, "filesystem mounted but "+strings.Join(missing, ", ")+" missing", "rebuild the filesystem image with "+strings.Join(missing, ", ")+" at its root and flash it")
 		}
 		return one(Notice, "filesystem mounted: "+files, "")
+	case firmware.EventFile:
+		name, _ := s.Str(firmware.KeyName)
+		if !failed {
+			n, _ := s.Str(firmware.KeyBytes)
+			return one(Info, name+" read ("+n+" bytes)", "")
+		}
+		why, _ := s.Str(firmware.KeyErr)
+		switch why {
+		case firmware.FileMissing:
+			return one(Error, name+" is missing from the filesystem", "rebuild the filesystem image with "+name+" at its root (iotbench provision writes the identity files) and flash it")
+		case firmware.FileEmpty:
+			return one(Error, name+" is empty", "write the file again: an interrupted copy or upload leaves 0 bytes")
+		case firmware.FileParse:
+			return one(Error, name+" could not be decoded by BearSSL", fileParseFix(name))
+		}
+		return one(Error, name+" could not be read", "rebuild and flash the filesystem image")
 	case firmware.EventCfg:
 		thing, _ := s.Str(firmware.KeyThing)
 		if failed {
@@ -269,4 +285,18 @@ func (d *Decoder) ibTLS(s firmware.Status, ev evFunc) []Event {
 		evs[0].Fix = joinFix(evs[0].Fix, fmt.Sprintf("free heap was only %d bytes", heap))
 	}
 	return evs
+}
+
+// fileParseFix says how to produce each identity file in the form BearSSL
+// decodes (device-side.md §3.2).
+func fileParseFix(name string) string {
+	switch name {
+	case firmware.KeyFile:
+		return "write the private key as DER: PKCS#1 (openssl rsa -outform DER) or SEC 1 for EC (openssl ec -outform DER); PEM or an encrypted key does not load"
+	case firmware.CertFile:
+		return "write the device certificate as X.509 DER (openssl x509 -outform DER)"
+	case firmware.CAFile:
+		return "write the root CA as X.509 DER (for AWS: Amazon Root CA 1, openssl x509 -outform DER)"
+	}
+	return "write the file in DER form"
 }
