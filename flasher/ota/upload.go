@@ -304,7 +304,7 @@ func authenticate(ctx context.Context, udp *net.UDPConn, o Options, nonce string
 	}
 	if o.Password == "" {
 		return Reply{}, &Error{Kind: KindAuth, Step: "authentication",
-			Msg: "the device requires a password (its mDNS record says auth_upload=yes): pass it with --auth or --auth-file"}
+			Msg: "the device requires a password (such boards advertise auth_upload=yes, see iotbench ota discover): pass it with --auth or --auth-file"}
 	}
 	var raw [16]byte
 	rand.Read(raw[:])
