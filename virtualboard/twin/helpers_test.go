@@ -266,13 +266,13 @@ func fsImage(t testing.TB, kind layout.FSKind, l layout.ESP8266Layout, files map
 
 // appImage is a minimal valid ESP8266 image: the ROM loads it and hands
 // over to the App.
-func appImage(t testing.TB) []byte {
+func appImage(t testing.TB, flashSize string) []byte {
 	b, err := image.NewBuilder(image.ChipESP8266)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.Entry = 0x40100004
-	b.FlashMode, b.FlashSize, b.FlashFreq = "dio", "4MB", "40m"
+	b.FlashMode, b.FlashSize, b.FlashFreq = "dio", flashSize, "40m"
 	b.Segments = []image.BuildSegment{{Addr: 0x40100000, Data: make([]byte, 1024)}}
 	img, err := b.Build()
 	if err != nil {
@@ -388,7 +388,7 @@ func newBench(t testing.TB, o Options, flashSize int, fsOffset uint32, fsImg []b
 	// Hold RESET while the flash is loaded, so the power-on boot cannot
 	// run half-loaded flash; releasing it boots from flash.
 	b.PressReset(true)
-	b.Flash().Load(0, appImage(t))
+	b.Flash().Load(0, appImage(t, "4MB"))
 	if fsImg != nil {
 		b.Flash().Load(fsOffset, fsImg)
 	}
