@@ -37,6 +37,10 @@ type Spec struct {
 	// TimeoutScale scales the flasher's reply timeouts for a board whose
 	// clock runs faster than real time (a virtual board); 0 = 1.
 	TimeoutScale float64
+	// StubFile is a flasher stub for this board only, overriding
+	// Config's: a virtual board's stub, whose code is filler that a real
+	// chip must never run.
+	StubFile string
 }
 
 // Config is how the TUI talks to every board.
@@ -475,3 +479,6 @@ func (d *Device) Close() {
 	d.jobWG.Wait()
 	d.stopMonitor()
 }
+
+// IsBusy reports an error that only says another job holds the port.
+func IsBusy(err error) bool { return errors.Is(err, ErrBusy) }

@@ -60,6 +60,17 @@ type RegionInfo struct {
 	Name string
 }
 
+// PlannedEvent is the job's own event, sent once the regions are known
+// (after connecting, since the filesystem's place depends on the chip's
+// flash size), before anything is written.
+type PlannedEvent struct {
+	Regions []RegionInfo `json:"regions"`
+	Layout  string       `json:"layout,omitempty"`
+}
+
+// EventType names the event in JSON lines.
+func (PlannedEvent) EventType() string { return "planned" }
+
 // ErrAutoLayout is wrapped when no layout fits the chip and the image.
 var ErrAutoLayout = errors.New("no flash layout fits")
 
@@ -163,13 +174,17 @@ func (d *Device) runFlash(ctx context.Context, j *job, p Plan) {
 		return
 	}
 	defer port.Close()
+	stubFile, noStub := d.cfg.StubFile, d.cfg.NoStub
+	if d.spec.StubFile != "" {
+		stubFile, noStub = d.spec.StubFile, false
+	}
 	stubDirs := d.cfg.StubDirs
-	if stubDirs == nil && d.cfg.StubFile == "" && !d.cfg.NoStub {
+	if stubDirs == nil && stubFile == "" && !noStub {
 		stubDirs = flasher.StubSearchDirs(ctx)
 	}
 	l, info, err := flasher.Open(ctx, port, flasher.SessionOptions{
 		ConnectOptions: flasher.ConnectOptions{PortName: d.spec.Port, Events: emit, TimeoutScale: d.spec.TimeoutScale},
-		Baud:           d.cfg.FlashBaud, NoStub: d.cfg.NoStub, StubFile: d.cfg.StubFile, StubDirs: stubDirs,
+		Baud:           d.cfg.FlashBaud, NoStub: noStub, StubFile: stubFile, StubDirs: stubDirs,
 	})
 	if err != nil {
 		res.Err = err
@@ -193,6 +208,7 @@ func (d *Device) runFlash(ctx context.Context, j *job, p Plan) {
 	for _, r := range regions {
 		res.Regions = append(res.Regions, RegionInfo{Addr: r.Addr, Size: len(r.Data), Name: r.Name})
 	}
+	emit(PlannedEvent{Regions: res.Regions, Layout: res.Layout})
 	if err := l.WriteFlash(ctx, regions, flasher.WriteOptions{Verify: p.Verify}); err != nil {
 		res.Err = err
 		return

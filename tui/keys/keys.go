@@ -3,7 +3,10 @@
 // from them, so a binding and its help text cannot drift apart.
 package keys
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+)
 
 // Global keys work in every view (unless a text field has the focus).
 type Global struct {
@@ -121,4 +124,45 @@ func Default() *KeyMap {
 			Cancel: b(k("esc"), "esc", "cancel"),
 		},
 	}
+}
+
+// Step is how a list moves for a key or a wheel turn: by Delta entries
+// (negative: older), or to the oldest or newest end.
+type Step struct {
+	Delta       int
+	Top, Bottom bool
+}
+
+// wheelLines is how far one wheel notch scrolls.
+const wheelLines = 3
+
+// Step interprets msg for a list showing page entries at once; ok is
+// false when msg does not scroll.
+func (s Scroll) Step(msg tea.Msg, page int) (st Step, ok bool) {
+	page = max(1, page)
+	switch msg := msg.(type) {
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			return Step{Delta: -wheelLines}, true
+		case tea.MouseWheelDown:
+			return Step{Delta: wheelLines}, true
+		}
+	case tea.KeyPressMsg:
+		switch {
+		case key.Matches(msg, s.Up):
+			return Step{Delta: -1}, true
+		case key.Matches(msg, s.Down):
+			return Step{Delta: 1}, true
+		case key.Matches(msg, s.PageUp):
+			return Step{Delta: -page}, true
+		case key.Matches(msg, s.PageDown):
+			return Step{Delta: page}, true
+		case key.Matches(msg, s.Top):
+			return Step{Top: true}, true
+		case key.Matches(msg, s.Bottom):
+			return Step{Bottom: true}, true
+		}
+	}
+	return Step{}, false
 }

@@ -39,6 +39,9 @@ type Options struct {
 	MAC [6]byte
 	// Name is the port name shown in the board list.
 	Name string
+	// Stub gives the board a flasher stub of its own (see WriteStub), so
+	// flashing it goes at the stub's speed with MD5 verification.
+	Stub bool
 }
 
 // Board is a virtual board with a pullable cable.
@@ -46,6 +49,8 @@ type Board struct {
 	*virtualboard.Board
 	name  string
 	speed float64
+	stub  string
+	dir   string
 
 	mu     sync.Mutex
 	port   *virtualboard.HostPort
@@ -76,7 +81,26 @@ func New(o Options) (*Board, error) {
 		vb.Flash().Load(0, img)
 		vb.Reset(false)
 	}
-	return &Board{Board: vb, name: o.Name, speed: o.Speed}, nil
+	b := &Board{Board: vb, name: o.Name, speed: o.Speed}
+	if o.Stub {
+		if b.dir, err = os.MkdirTemp("", "iotbench-virtual-"); err == nil {
+			b.stub, err = WriteStub(b.dir)
+		}
+		if err != nil {
+			b.Close()
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Close powers the board off and removes its stub.
+func (b *Board) Close() error {
+	err := b.Board.Close()
+	if b.dir != "" {
+		os.RemoveAll(b.dir)
+	}
+	return err
 }
 
 // Spec is how the TUI reaches the board: its in-process port, opened at
@@ -89,6 +113,7 @@ func (b *Board) Spec() device.Spec {
 		// The flasher's reply timeouts shrink with the board's clock, as
 		// the flasher's own tests do, so that a lost reply costs little.
 		TimeoutScale: min(1, max(0.02, 1/b.speed)),
+		StubFile:     b.stub,
 	}
 }
 
