@@ -129,6 +129,12 @@ loop:
 				if e.Kind == decode.KindMQTTConnected || e.Kind == decode.IBKind("mqtt") && e.Severity == decode.Notice {
 					connected = true
 				}
+				// Nobody watches the topic (examining a board the ledger
+				// does not know): the board's own word is all there is.
+				if msgs == nil && e.Kind == decode.IBKind("pub") && e.Severity == decode.Notice {
+					stopReason = "the board reports publishing (nobody watched its topic, so it is not verified)"
+					break loop
+				}
 				// A firmware that retries shows the same failure again:
 				// the verdict will not change by waiting longer.
 				if e.Severity >= decode.Error {
@@ -163,7 +169,10 @@ loop:
 		yes := true
 		rep := doctor.Diagnose(doctor.Input{Lines: r.lines, Decode: r.decodeOptions(), Seen: &yes, Topic: topic, SeenEvidence: msg})
 		r.res.Report = &rep
-		r.rec.Thing, r.rec.Cloud, r.rec.CertificateID, r.rec.Endpoint = thing, r.o.Cloud.Kind(), r.id.CertificateID, r.id.Endpoint
+		r.rec.Thing, r.rec.CertificateID, r.rec.Endpoint, r.rec.Port = thing, r.id.CertificateID, r.id.Endpoint, r.id.Port
+		if r.o.Cloud != nil {
+			r.rec.Cloud = r.o.Cloud.Kind()
+		}
 		if r.rec.ProvisionedAt.IsZero() {
 			r.rec.ProvisionedAt = o.Now()
 		}
@@ -186,8 +195,12 @@ loop:
 	if booted {
 		failed = StepPublish
 	}
-	no := false
-	rep := r.diagnose(ctx, &no, stopReason, connected)
+	var seenFlag *bool
+	if msgs != nil {
+		no := false
+		seenFlag = &no
+	}
+	rep := r.diagnose(ctx, seenFlag, stopReason, connected)
 	r.res.Report = &rep
 	top := rep.Top()
 	se := &StepError{Step: failed, Err: errors.New(stopReason), Finding: top}
@@ -241,20 +254,33 @@ func (r *run) fromBoard(m Message, thing string) bool {
 	return true
 }
 
-// diagnose gathers cloud facts and probes and asks the doctor.
+// diagnose gathers cloud facts and probes and asks the doctor. Probes
+// need what this run knows: the files (provisioning) or only the ledger
+// (examining a board), and a cloud to ask.
 func (r *run) diagnose(ctx context.Context, seen *bool, why string, connected bool) doctor.Report {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	topic := r.cfg.Topics.Telemetry
-	// What is on the board, which is what its TLS stack uses.
-	files := doctor.Files{Cert: r.files[firmware.CertFile], Key: r.files[firmware.KeyFile], CA: r.files[firmware.CAFile]}
-	probe := &doctor.ProbeFacts{Files: doctor.ProbeFiles(files, time.Time{})}
-	endpoint := net.JoinHostPort(r.id.Endpoint, strconv.Itoa(r.id.Port))
-	if !connected {
-		probe.TLS = doctor.ProbeTLS(ctx, endpoint, files, time.Now(), r.o.Dial)
+	var probe *doctor.ProbeFacts
+	if r.files != nil {
+		// What is on the board, which is what its TLS stack uses.
+		files := doctor.Files{Cert: r.files[firmware.CertFile], Key: r.files[firmware.KeyFile], CA: r.files[firmware.CAFile]}
+		probe = &doctor.ProbeFacts{Files: doctor.ProbeFiles(files, time.Time{})}
+		if !connected {
+			endpoint := net.JoinHostPort(r.id.Endpoint, strconv.Itoa(r.id.Port))
+			probe.TLS = doctor.ProbeTLS(ctx, endpoint, files, time.Now(), r.o.Dial)
+		}
 	}
-	probe.FS = r.probeFS(ctx)
-	facts := r.o.Cloud.Facts(ctx, FactsQuery{Thing: r.id.Thing, ClientID: r.cfg.Thing, Topic: topic, CertificateID: r.id.CertificateID, CertDER: r.id.CertDER, Endpoint: r.cfg.Endpoint.Host})
+	if r.fsImage != nil {
+		if probe == nil {
+			probe = &doctor.ProbeFacts{}
+		}
+		probe.FS = r.probeFS(ctx)
+	}
+	var facts *doctor.CloudFacts
+	if r.o.Cloud != nil && r.id != nil && r.id.Thing != "" {
+		facts = r.o.Cloud.Facts(ctx, FactsQuery{Thing: r.id.Thing, ClientID: r.cfg.Thing, Topic: topic, CertificateID: r.id.CertificateID, CertDER: r.id.CertDER, Endpoint: r.cfg.Endpoint.Host})
+	}
 	return doctor.Diagnose(doctor.Input{Lines: r.lines, Decode: r.decodeOptions(), Cloud: facts, Probe: probe, Seen: seen, Topic: topic, SeenEvidence: why})
 }
 

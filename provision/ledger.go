@@ -24,6 +24,7 @@ type Record struct {
 	Cloud         string          `json:"cloud"`
 	CertificateID string          `json:"certificate_id"`
 	Endpoint      string          `json:"endpoint"`
+	Port          int             `json:"port,omitempty"`
 	Layout        string          `json:"layout"`
 	FS            string          `json:"fs"`
 	Flashed       []FlashedRegion `json:"flashed"`

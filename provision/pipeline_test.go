@@ -341,3 +341,38 @@ func TestRunAllParallel(t *testing.T) {
 		t.Fatalf("things %v, created %d", things, c.created)
 	}
 }
+
+// Examining a provisioned board writes nothing and sees it publish; a
+// board the ledger does not know is examined from its log alone.
+func TestExamine(t *testing.T) {
+	c := newTestCloud(t)
+	b, tgt := board(t, testApp(c, false), 40)
+	o := options(t, c, appImage(t))
+	if res := Run(context.Background(), tgt, o, nil); !res.Verified {
+		t.Fatalf("provision: %s", res.Error)
+	}
+	erases, programs := b.Flash().Stats()
+	res := Examine(context.Background(), tgt, o, nil)
+	if !res.Verified || res.Thing != "esp8266-a1b228" {
+		t.Fatalf("examine: verified %v thing %q: %s %+v", res.Verified, res.Thing, res.Error, res.Steps)
+	}
+	if e2, p2 := b.Flash().Stats(); e2 != erases || p2 != programs {
+		t.Fatalf("examine wrote flash: erases %d→%d programs %d→%d", erases, e2, programs, p2)
+	}
+	if c.created != 1 {
+		t.Fatalf("identities created: %d", c.created)
+	}
+
+	// Another bench (empty ledger): the log says it publishes, nobody
+	// watched, so not verified, and nothing is wrong on the serial side.
+	o2 := options(t, c, nil)
+	res = Examine(context.Background(), tgt, o2, nil)
+	if res.Verified || res.Report == nil {
+		t.Fatalf("examine without ledger: %+v", res)
+	}
+	for _, f := range res.Report.Findings {
+		if f.Level == "error" {
+			t.Errorf("finding on a healthy board: %s %s", f.Code, f.Summary)
+		}
+	}
+}

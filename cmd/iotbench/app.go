@@ -96,6 +96,7 @@ With a board on USB:
 		a.mqttCommand(),
 		a.otaCommand(),
 		a.provisionCommand(),
+		a.doctorCommand(),
 		a.versionCommand(),
 	)
 	return root

@@ -24,9 +24,15 @@ import (
 
 // notVerifiedError: the pipeline ran but the board did not verify; the
 // doctor's finding was printed.
-type notVerifiedError struct{ n, of int }
+type notVerifiedError struct {
+	n, of int
+	what  string // overrides the message
+}
 
 func (e *notVerifiedError) Error() string {
+	if e.what != "" {
+		return e.what
+	}
 	if e.of == 1 {
 		return "the board did not verify (see the finding above)"
 	}
