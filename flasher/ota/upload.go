@@ -421,6 +421,10 @@ func transfer(ctx context.Context, conn *net.TCPConn, image []byte, o Options, s
 			if v.done && !v.ok {
 				return refused(v)
 			}
+			if v.ok {
+				return &Error{Kind: KindUnsupported, Step: "transfer",
+					Msg: fmt.Sprintf("the device answered OK after only %d of %d bytes: it does not count bytes as ArduinoOTA does; check that the port belongs to an ArduinoOTA sketch", off, total)}
+			}
 			return &Error{Kind: KindTransfer, Step: "transfer", Err: v.err,
 				Msg: fmt.Sprintf("the device closed the connection after %d of %d bytes: it reset or lost Wi-Fi; the old firmware stays in place, try again", off, total)}
 		default:

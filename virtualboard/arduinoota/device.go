@@ -471,6 +471,13 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 	}
 
 	if u.end(ctx) {
+		// Update.end() writes eboot's command before anything is sent: a
+		// reset from here on still boots into the new image.
+		if u.staged != nil {
+			o.d.mu.Lock()
+			o.d.rtc = u.staged
+			o.d.mu.Unlock()
+		}
 		if err := env.Sleep(ctx, time.Second); err != nil {
 			return err
 		}
@@ -479,11 +486,6 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 			return err
 		}
 		c.close()
-		if u.staged != nil {
-			o.d.mu.Lock()
-			o.d.rtc = u.staged
-			o.d.mu.Unlock()
-		}
 		o.d.logf("OTA: update of %d bytes done (%s)", size, cmd)
 		if o.cb.OnEnd != nil {
 			o.cb.OnEnd()

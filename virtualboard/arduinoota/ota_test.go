@@ -264,3 +264,20 @@ func TestFilesystemUpload(t *testing.T) {
 		t.Error("the sketch changed")
 	}
 }
+
+// The Updater leaves eboot its command before the device says OK, so a
+// reset right after the OK (before the sketch restarts by itself) still
+// boots into the new image.
+func TestResetRightAfterOK(t *testing.T) {
+	v1, v2 := sketch(t, 1, 20_000), sketch(t, 2, 20_000)
+	r := newRig(t, arduinoota.Config{}, v1, nil)
+	m := r.log.mark()
+	if _, _, err := r.upload(context.Background(), ota.Options{}, v2); err != nil {
+		t.Fatal(err)
+	}
+	r.b.Reset(false)
+	out := r.log.waitFor(t, m, "BasicOTA v00000002")
+	if !strings.Contains(out, "@cp:B0\nld\n") {
+		t.Errorf("board output:\n%s", out)
+	}
+}
