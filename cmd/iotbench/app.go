@@ -57,6 +57,12 @@ With a board on USB:
 			a.out = newOutput(a.stdout, a.stderr, a.jsonOut)
 			return nil
 		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.tuiWanted() {
+				return a.runTUI(cmd.Context(), defaultTUIFlags())
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usagef("%v (see %s --help)", err, c.CommandPath())
@@ -98,6 +104,7 @@ With a board on USB:
 		a.provisionCommand(),
 		a.doctorCommand(),
 		a.versionCommand(),
+		a.tuiCommand(),
 	)
 	return root
 }
