@@ -16,19 +16,6 @@ import (
 func noenv(string) string { return "" }
 
 // The quick start's run command: a virtual board flashed end to end.
-func TestDemo(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"demo", "--speed", "200"}, noenv, nil, &out, &errb)
-	if code != exitOK {
-		t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errb.String())
-	}
-	for _, want := range []string{"Chip is ESP8266EX", "Hash of data verified (read-back", "ets Jan  8 2013,rst cause:2, boot mode:(3,6)", "csum 0x", "4/4 Done"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out.String())
-		}
-	}
-}
-
 // `iotbench virtual-board` serves a board other invocations can use, and
 // --flash-file keeps what was written.
 func TestVirtualBoardCommand(t *testing.T) {

@@ -1,42 +1,87 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
+	"os"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/iotbench/iotbench/flasher"
+	"github.com/iotbench/iotbench/awsops"
+	"github.com/iotbench/iotbench/firmware"
 	"github.com/iotbench/iotbench/flasher/image"
-	"github.com/iotbench/iotbench/serialmon"
+	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/localcloud"
+	"github.com/iotbench/iotbench/provision"
 	"github.com/iotbench/iotbench/virtualboard"
+	"github.com/iotbench/iotbench/virtualboard/twin"
 )
+
+// demoFaults are what `demo --fault` can break, each the way it breaks on
+// a real bench.
+var demoFaults = map[string]string{
+	"clock":         "NTP never answers: the board's clock stays at 1970 and TLS rejects every certificate",
+	"no-wifi":       "the Wi-Fi network in config.json is not in range",
+	"wrong-ca":      "ca.der is Amazon Root CA 1 while the endpoint is the local cloud",
+	"corrupt-key":   "private.der is damaged",
+	"inactive-cert": "the board's certificate is INACTIVE in the cloud",
+	"policy-deny":   "a policy denies publishing to the board's topic",
+	"fs-offset":     "the filesystem image is flashed at the wrong offset (a wrong layout)",
+}
+
+func demoFaultList() string {
+	var names []string
+	for n := range demoFaults {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&b, "  %-14s %s\n", n, demoFaults[n])
+	}
+	return b.String()
+}
 
 func (a *app) demoCommand() *cobra.Command {
 	var speed float64
+	var fault string
+	var keep bool
 	cmd := &cobra.Command{
 		Use:   "demo",
-		Short: "Flash a virtual ESP8266 and watch it boot (no hardware needed)",
-		Long: `Start a virtual ESP8266, connect to it over RFC 2217 on loopback, flash a
-demo firmware image with the ROM loader, verify it by reading it back, reset
-the board, and read its 74880-baud boot log to confirm the ROM loaded the
-image. The board's clock runs --speed times faster than real time so the
-1 KiB-packet ROM transfer does not take long; everything else is as on a
-real board.`,
+		Short: "The whole flow on a virtual board and the local cloud: blank → verified publish",
+		Long: `Start a virtual ESP8266 (served over RFC 2217 on loopback, running the
+reference firmware's twin) and the local cloud (a broker on loopback with its
+own CA, in a temporary directory), then provision the board exactly as
+'iotbench provision' provisions a real one: thing and certificate, config
+and DER files in a LittleFS image, flash, reset, boot log, and the first
+message on the board's topic. No hardware or AWS account is needed.
+
+--fault breaks one thing, to show the doctor naming the cause and the fix:
+` + demoFaultList() + `
+The board's clock runs --speed times faster than real time, so the ROM
+loader's 115200-baud transfer and the firmware's waits do not take long.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runDemo(cmd.Context(), speed)
+			if fault != "" && demoFaults[fault] == "" {
+				return usagef("--fault %q: use one of\n%s", fault, demoFaultList())
+			}
+			return a.runDemo(cmd.Context(), speed, fault, keep)
 		},
 	}
 	cmd.Flags().Float64Var(&speed, "speed", 20, "virtual board clock speed-up (1 = real time)")
+	cmd.Flags().StringVar(&fault, "fault", "", "inject a fault (see above)")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo's local cloud directory (its CA, registry, telemetry) and print where it is")
 	return cmd
 }
 
-// demoImage is a valid ESP8266 v1 image: code in IRAM, data in DRAM, as a
-// NONOS application lays it out.
+// demoImage is a valid ESP8266 image standing for the reference firmware:
+// the virtual board checks and loads it like the ROM does, then runs the
+// firmware twin in its place.
 func demoImage() ([]byte, error) {
 	b, err := image.NewBuilder(image.ChipESP8266)
 	if err != nil {
@@ -50,20 +95,98 @@ func demoImage() ([]byte, error) {
 		x ^= x << 5
 		code[i] = byte(x)
 	}
-	data := []byte(strings.Repeat("iotbench demo firmware\x00", 64))
+	data := []byte(strings.Repeat("iotbench reference firmware (twin)\x00", 32))
 	b.Entry = 0x40100004
 	b.FlashMode, b.FlashSize, b.FlashFreq = "dio", "4MB", "40m"
 	b.Segments = []image.BuildSegment{{Addr: 0x40100000, Data: code}, {Addr: 0x3FFE8000, Data: data[:len(data)&^3]}}
 	return b.Build()
 }
 
-func (a *app) runDemo(ctx context.Context, speed float64) error {
-	img, err := demoImage()
+func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep bool) error {
+	dir, err := os.MkdirTemp("", "iotbench-demo-")
 	if err != nil {
 		return err
 	}
-	a.out.say("1/4 Starting a virtual ESP8266 (4 MB flash, clock ×%g)...", speed)
-	board, err := virtualboard.New(virtualboard.Config{Speed: speed})
+	if keep {
+		defer a.out.say("The demo's local cloud is in %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	cloud, err := localcloud.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer cloud.Close()
+	lc := &provision.LocalCloud{Cloud: cloud}
+	broker, err := cloud.Serve(localcloud.ServeOptions{Addr: "127.0.0.1:0", Advertise: "localhost", OnEvent: lc.Observe})
+	if err != nil {
+		return &cloudError{err}
+	}
+	defer broker.Close()
+	lc.Broker = broker
+	host, port := broker.Endpoint()
+	a.out.say("Local cloud: broker on %s, boards connect to %s:%d", broker.Addr(), host, port)
+
+	const ssid, password = "iotbench-bench", "bench-password"
+	opts := twin.Options{Layout: "4M2M", FS: layout.LittleFS}
+	o := provision.Options{Cloud: lc, WiFi: firmware.WiFi{SSID: ssid, Password: password}, Layout: "4M2M", FS: layout.LittleFS,
+		TimeoutScale: 1 / speed, BootTimeout: time.Duration(float64(5*time.Minute) / speed), SettleAfterError: time.Duration(float64(60*time.Second) / speed)}
+	if o.BootTimeout < 10*time.Second {
+		o.BootTimeout = 10 * time.Second
+	}
+	if o.SettleAfterError < 3*time.Second {
+		o.SettleAfterError = 3 * time.Second
+	}
+	var cloudFault func(*provision.Identity) error
+	switch fault {
+	case "clock":
+		opts.NTP = twin.NTPNever
+	case "no-wifi":
+		opts.Networks = []twin.Network{}
+	case "wrong-ca":
+		pemCA, err := awsops.RootCAPEM(awsops.RootCA1)
+		if err != nil {
+			return err
+		}
+		b, _ := pem.Decode(pemCA)
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			return err
+		}
+		o.Tamper = func(files map[string][]byte) { files[firmware.CAFile] = b.Bytes }
+	case "corrupt-key":
+		o.Tamper = func(files map[string][]byte) {
+			k := append([]byte(nil), files[firmware.KeyFile]...)
+			for i := 8; i < len(k); i += 7 {
+				k[i] ^= 0x5A
+			}
+			files[firmware.KeyFile] = k
+		}
+	case "inactive-cert":
+		cloudFault = func(id *provision.Identity) error {
+			return cloud.SetCertificateStatus(id.CertificateID, localcloud.StatusInactive)
+		}
+	case "policy-deny":
+		cloudFault = func(id *provision.Identity) error {
+			doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:Publish","Resource":%q}]}`, localcloud.Scope.TopicARN(firmware.TopicRoot+"/*"))
+			return cloud.SetPolicy("demo-deny-publish", []byte(doc), id.Thing)
+		}
+	case "fs-offset":
+		l, _ := layout.ESP8266("4M2M")
+		wrong := l.FS.Offset - 0x100000
+		o.FSOffset = &wrong
+	}
+	if cloudFault != nil {
+		o.Cloud = &faultyCloud{Cloud: lc, after: cloudFault}
+	}
+	// The twin resolves the endpoint name to the broker on loopback.
+	opts.Resolve = func(ctx context.Context, h string) (string, error) {
+		if h == host || h == "localhost" {
+			return "127.0.0.1", nil
+		}
+		return "", fmt.Errorf("lookup %s: no such host", h)
+	}
+	opts.Networks = demoNetworks(opts.Networks, ssid, password)
+	board, err := virtualboard.New(virtualboard.Config{Speed: speed, App: twin.App(opts), MAC: [6]byte{0x18, 0xfe, 0x34, 0xd3, 0x10, 0x5e}})
 	if err != nil {
 		return err
 	}
@@ -73,66 +196,41 @@ func (a *app) runDemo(ctx context.Context, speed float64) error {
 		return &portError{err}
 	}
 	defer srv.Close()
-	a.out.say("    serving it at %s", srv.URL())
-
-	a.out.say("2/4 Connecting and flashing a %d-byte demo image at 0x0 (ROM loader)...", len(img))
-	port, err := serialmon.Open(ctx, srv.URL(), flasher.ROMBaud)
-	if err != nil {
-		return &portError{err}
+	a.out.say("Virtual ESP8266 (4 MB flash, clock ×%g) at %s", speed, srv.URL())
+	if fault != "" {
+		a.out.say("Fault injected: %s — %s", fault, demoFaults[fault])
 	}
-	defer port.Close()
-	l, _, err := flasher.Open(ctx, port, flasher.SessionOptions{
-		ConnectOptions: flasher.ConnectOptions{PortName: srv.URL(), Events: a.out.event},
-		NoStub:         a.noStub || a.stubFile == "", StubFile: a.stubFile,
-	})
+	app, err := demoImage()
 	if err != nil {
 		return err
 	}
-	if err := l.WriteFlash(ctx, []flasher.Region{{Addr: 0, Data: img, Name: "demo image"}}, flasher.WriteOptions{Verify: flasher.VerifyReadBack}); err != nil {
-		return err
-	}
-	if !bytes.Equal(board.Flash().Read(0, len(img)), img) {
-		return fmt.Errorf("the virtual flash does not hold the image although the write succeeded: a bug, please report it")
-	}
-
-	a.out.say("3/4 Resetting the board and reading its boot log at 74880 baud...")
-	if err := l.After(flasher.AfterHardReset); err != nil {
-		return err
-	}
-	port.SetBaudRate(74880)
-	logText, err := readQuiet(ctx, port, 300*time.Millisecond, 5*time.Second)
+	o.App, o.AppName = app, "reference firmware (twin)"
+	led, err := provision.OpenLedger(dir + "/boards")
 	if err != nil {
-		return &portError{err}
+		return err
 	}
-	for _, line := range strings.Split(strings.TrimRight(logText, "\n"), "\n") {
-		if strings.TrimSpace(line) != "" {
-			a.out.say("    | %s", line)
-		}
-	}
-	ok := strings.Contains(logText, "boot mode:(3,") && strings.Contains(logText, "csum 0x") && !strings.Contains(logText, "csum err")
-	a.out.result(map[string]any{"image_size": len(img), "verified": true, "booted": ok, "boot_log": logText})
-	if !ok {
-		return fmt.Errorf("the board did not boot the image (see the log above)")
-	}
-	a.out.say("4/4 Done: image written, read back identical, and the ROM loaded it with a valid checksum.")
-	return nil
+	o.Ledger = led
+	return a.provisionAndReport(ctx, []provision.Target{{Name: "virtual ESP8266", Port: srv.URL()}}, o)
 }
 
-// readQuiet reads until the line has been idle for quiet, or max elapsed.
-func readQuiet(ctx context.Context, p flasher.Port, quiet, max time.Duration) (string, error) {
-	var out []byte
-	buf := make([]byte, 4096)
-	end := time.Now().Add(max)
-	for time.Now().Before(end) && ctx.Err() == nil {
-		p.SetReadTimeout(quiet)
-		n, err := p.Read(buf)
-		if err != nil {
-			return string(out), err
-		}
-		if n == 0 && len(out) > 0 {
-			break
-		}
-		out = append(out, buf[:n]...)
+// demoNetworks: the bench network is in range unless the fault removed it.
+func demoNetworks(n []twin.Network, ssid, password string) []twin.Network {
+	if n != nil {
+		return n
 	}
-	return string(out), nil
+	return []twin.Network{{SSID: ssid, Password: password, RSSI: -58, Channel: 6}}
+}
+
+// faultyCloud applies a cloud-side fault right after the identity exists.
+type faultyCloud struct {
+	provision.Cloud
+	after func(*provision.Identity) error
+}
+
+func (f *faultyCloud) EnsureIdentity(ctx context.Context, req provision.IdentityRequest, note func(string)) (*provision.Identity, error) {
+	id, err := f.Cloud.EnsureIdentity(ctx, req, note)
+	if err != nil {
+		return nil, err
+	}
+	return id, f.after(id)
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// The README's run command: blank virtual board to a verified publish on
+// the local cloud, with the flow's steps in order.
+func TestDemoVerifies(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"demo", "--speed", "50"}, noenv, nil, &out, &errb)
+	if code != exitOK {
+		t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	text := out.String()
+	last := -1
+	for _, want := range []string{"✓ port", "✓ chip", "✓ identity", "✓ files", "✓ image", "✓ flash", "✓ reset", "✓ boot", "MQTT connected", "✓ publish", "★ publish  verified", "Verified: esp8266-d3105e published on iotbench/esp8266-d3105e/telemetry"} {
+		i := strings.Index(text, want)
+		if i < 0 || i < last {
+			t.Fatalf("demo output lacks %q (or out of order):\n%s", want, text)
+		}
+		last = i
+	}
+}
+
+// Issue 8's fault table: every injected fault leaves the board unverified
+// (exit 8) and the doctor's top finding names the real cause.
+func TestDemoFaults(t *testing.T) {
+	cases := map[string]string{
+		"clock":         "serial.clock",
+		"no-wifi":       "serial.wifi",
+		"wrong-ca":      "tls.ca_mismatch",
+		"corrupt-key":   "files.key_invalid",
+		"inactive-cert": "cert.inactive",
+		"policy-deny":   "policy.publish_denied",
+		"fs-offset":     "fs.wrong_place",
+	}
+	if len(cases) != len(demoFaults) {
+		t.Fatalf("the table covers %d faults, the demo has %d", len(cases), len(demoFaults))
+	}
+	for fault, want := range cases {
+		t.Run(fault, func(t *testing.T) {
+			t.Parallel()
+			var out, errb bytes.Buffer
+			code := run(context.Background(), []string{"--json", "demo", "--speed", "50", "--fault", fault}, noenv, nil, &out, &errb)
+			if code != exitNotVerified {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, exitNotVerified, out.String(), errb.String())
+			}
+			var result struct {
+				Boards []struct {
+					Verified bool
+					Report   struct {
+						Findings []struct{ Code, Summary, Fix string }
+					}
+				}
+			}
+			sc := bufio.NewScanner(&out)
+			sc.Buffer(nil, 1<<20)
+			found := false
+			for sc.Scan() {
+				var head struct{ Type string }
+				if json.Unmarshal(sc.Bytes(), &head) == nil && head.Type == "result" {
+					if err := json.Unmarshal(sc.Bytes(), &result); err != nil {
+						t.Fatal(err)
+					}
+					found = true
+				}
+			}
+			if !found || len(result.Boards) != 1 || result.Boards[0].Verified {
+				t.Fatalf("no unverified result:\n%s", out.String())
+			}
+			fs := result.Boards[0].Report.Findings
+			if len(fs) == 0 || fs[0].Code != want {
+				t.Fatalf("top finding %+v, want %s", fs, want)
+			}
+			if fs[0].Fix == "" {
+				t.Fatalf("finding without a fix: %+v", fs[0])
+			}
+		})
+	}
+}
