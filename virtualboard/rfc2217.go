@@ -187,6 +187,20 @@ func (c *rfcClient) SetControl(v byte) byte {
 		if !c.download {
 			c.download = true
 			c.spawn(func() {
+				if c.b.cfg.USBJTAGSerial {
+					// The chip's own USB port needs esptool's USB-JTAG-serial
+					// sequence (§6.1); esp_rfc2217_server runs it when
+					// configured with it as custom_reset_sequence.
+					// The controller decodes states, not timing, so the
+					// states follow each other at once.
+					c.b.SetLines(false, false)
+					c.b.SetLines(true, false)
+					c.b.SetLines(true, true)
+					c.b.SetLines(false, true)
+					time.Sleep(100 * time.Millisecond)
+					c.b.SetLines(false, false)
+					return
+				}
 				// esptool's UnixTightReset with the default 50 ms delay (§6.1).
 				c.b.SetLines(false, false)
 				c.b.SetLines(true, true)
