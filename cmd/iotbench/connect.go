@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/iotbench/iotbench/flasher"
+	"github.com/iotbench/iotbench/flasher/ledger"
 	"github.com/iotbench/iotbench/serialmon"
 )
 
@@ -70,7 +71,7 @@ func (a *app) connect(ctx context.Context, skipFlash bool) (*session, error) {
 	}
 	opts := flasher.SessionOptions{
 		ConnectOptions: flasher.ConnectOptions{
-			PortName: name, Before: before, Attempts: a.connectAttempts, Chip: a.chip, Events: a.out.event,
+			PortName: name, Before: before, Attempts: a.connectAttempts, Chip: a.chip, Events: a.flashEvent,
 		},
 		Baud: a.baud, NoStub: a.noStub, StubFile: a.stubFile, SkipFlash: skipFlash,
 	}
@@ -83,6 +84,18 @@ func (a *app) connect(ctx context.Context, skipFlash bool) (*session, error) {
 		return nil, err
 	}
 	return &session{port: port, loader: l, info: info, after: after}, nil
+}
+
+// openLedger opens the flash ledger in the data directory. It is a hint
+// for fast reflash, so a data directory that cannot be used costs speed,
+// not the job: it is said, and the write goes on without it.
+func (a *app) openLedger() *ledger.Ledger {
+	led, err := ledger.Open()
+	if err != nil {
+		a.out.event(flasher.WarningEvent{Message: fmt.Sprintf("%v: fast reflash compares with the chip instead", err)})
+		return nil
+	}
+	return led
 }
 
 // finish runs --after and closes the port.

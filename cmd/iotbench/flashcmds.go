@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/iotbench/iotbench/flasher"
 	"github.com/iotbench/iotbench/flasher/fsimage"
+	"github.com/iotbench/iotbench/flasher/ihex"
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/target"
 )
@@ -87,34 +90,53 @@ func (a *app) flashIDCommand() *cobra.Command {
 
 func (a *app) writeFlashCommand() *cobra.Command {
 	var mode, size, freq string
-	var eraseAll, compress, noCompress, verify, noVerify bool
-	var fsDir, fsKind, fsImage, fsLayout, fsTime string
+	var eraseAll, compress, noCompress, verify, noVerify, noDiff, force bool
+	var fsDir, fsKind, fsImage, fsLayout, fsTime, partitions, fsPartition string
+	var diffWith []string
 	cmd := &cobra.Command{
 		Use:     "write-flash [flags] ADDRESS FILE [ADDRESS FILE...]",
 		Aliases: []string{"write_flash"},
 		Short:   "Write files to flash at the given addresses",
 		Long: `Write one or more files to flash. Addresses must be multiples of 0x1000
 (flash erases whole 4 KiB sectors); files must not overlap or run past the
-end of the flash.
+end of the flash. An Intel HEX file (.hex) carries its own addresses: the
+ADDRESS given with it is ignored, as in esptool. A partition table CSV
+(.csv) is converted to the binary table first.
 
-With a flasher stub (--stub-file, or one found in an installed esptool) data
-is sent compressed at --baud and verified with MD5. Without one the ESP8266
-ROM is used: 115200 baud, 1 KiB packets, no compression, and no MD5 — add
---verify to read the data back through the SPI registers (slow).
+Data is sent compressed wherever the loader can inflate it — a flasher stub
+(--stub-file, or one found in an installed esptool) or the ROM of any
+ESP32-family chip — at --baud, and verified with MD5. The ESP8266 ROM can do
+neither: 115200 baud, 1 KiB packets, no MD5 — add --verify to read the data
+back through the SPI registers (slow).
 
-An image written at the bootloader offset (0x0 on the ESP8266) gets header
-bytes 2–3 rewritten when --flash-mode/--flash-size/--flash-freq say so,
-exactly as esptool does.
+Fast reflash (on wherever the loader can hash flash): only the 4 KiB
+sectors that do not already hold the new bytes are written. What the board
+holds is known from the flash ledger (what iotbench last wrote to this
+board, by MAC, in the data directory), from --diff-with files (esptool 5),
+or by asking the chip for MD5s. The whole region is verified afterwards and
+written whole if it does not match. --no-diff writes everything.
 
---fs DIR --layout NAME builds a filesystem image from DIR for the layout
-and writes it at the layout's filesystem offset (what PlatformIO's uploadfs
-does); --fs-image FILE --layout NAME writes a prepared image there after
-checking it matches the layout.
+Images are checked first: one built for another chip, or whose header says
+more flash than the chip has, is refused (--force writes it anyway). An
+image written at the bootloader offset (0x0 on the ESP8266, S3, C3, C6, H2;
+0x1000 on the ESP32 and S2) gets header bytes 2–3 rewritten when
+--flash-mode/--flash-size/--flash-freq say so, exactly as esptool does
+(recomputing the appended SHA-256 of ESP32-family images).
+
+--fs DIR builds a filesystem image from DIR and writes it where it
+belongs: for an ESP8266 at the --layout's filesystem offset (what
+PlatformIO's uploadfs does); for an ESP32-family chip in the spiffs/littlefs
+partition of the partition table — the one in --partitions (a CSV or binary
+file, or an arduino-esp32 scheme name such as default; it is written at
+0x8000 too), the one among the files written, or the one on the chip.
+--fs-image FILE writes a prepared image there after checking it fits.
 
 Examples:
   iotbench write-flash 0x0 firmware.bin
-  iotbench -b 921600 write-flash --flash-size detect 0x0 app.bin 0x300000 fs.bin
-  iotbench write-flash --fs data/ --layout 4M1M 0x0 firmware.bin`,
+  iotbench -b 921600 write-flash 0x1000 bootloader.bin 0x8000 partitions.csv 0x10000 app.bin
+  iotbench write-flash --diff-with old-app.bin 0x10000 app.bin
+  iotbench write-flash --fs data/ --layout 4M1M 0x0 firmware.bin
+  iotbench write-flash --fs data/ --partitions default 0x10000 app.bin`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args)%2 != 0 || (len(args) == 0 && fsDir == "" && fsImage == "") {
 				return usagef("write-flash needs ADDRESS FILE pairs (e.g. write-flash 0x0 firmware.bin), or --fs DIR --layout NAME")
@@ -128,21 +150,27 @@ Examples:
 			if verify && noVerify {
 				return usagef("--verify and --no-verify contradict each other")
 			}
-			var regions []flasher.Region
-			for i := 0; i < len(args); i += 2 {
-				addr, err := parseAddr(args[i])
-				if err != nil {
-					return err
-				}
-				data, err := readInputFile(args[i+1])
-				if err != nil {
-					return err
-				}
-				regions = append(regions, flasher.Region{Addr: addr, Data: data, Name: args[i+1]})
+			if noDiff && len(diffWith) > 0 {
+				return usagef("--no-diff and --diff-with contradict each other")
 			}
-			fsRegion, flashNeed, err := fsRegionFor(fsDir, fsImage, fsKind, fsLayout, fsTime)
+			if fsLayout != "" && (partitions != "" || fsPartition != "") {
+				return usagef("--layout is for ESP8266 layouts, --partitions/--fs-partition for ESP32 partition tables: give one")
+			}
+			in, err := readFlashInputs(args)
 			if err != nil {
 				return err
+			}
+			with, err := diffWithFiles(diffWith, in)
+			if err != nil {
+				return err
+			}
+			regions := in.regions()
+			var fsRegion *flasher.Region
+			flashNeed := 0
+			if fsLayout != "" || (fsDir == "" && fsImage == "") {
+				if fsRegion, flashNeed, err = fsRegionFor(fsDir, fsImage, fsKind, fsLayout, fsTime); err != nil {
+					return err
+				}
 			}
 			if fsRegion != nil {
 				a.out.say("Filesystem: %s", fsRegion.Name)
@@ -156,19 +184,52 @@ Examples:
 			if err != nil {
 				return err
 			}
-			if flashNeed > 0 {
-				if have, err := s.loader.FlashSize(); err == nil && have < flashNeed {
-					s.close()
-					var fit []string
-					for _, l := range layout.ESP8266ForFlash(have) {
-						if l.HasFS() {
-							fit = append(fit, l.Name)
-						}
-					}
-					return &flasher.InputError{Msg: fmt.Sprintf("layout %s needs %s of flash but this board has %s: use one of %s", fsLayout, target.SizeName(flashNeed), target.SizeName(have), strings.Join(fit, ", "))}
-				}
+			fail := func(err error) error { s.close(); return err }
+			chip := s.loader.Chip()
+			have, err := s.loader.FlashSize()
+			if err != nil {
+				return fail(err)
 			}
-			o := flasher.WriteOptions{FlashMode: mode, FlashSize: size, FlashFreq: freq, EraseAll: eraseAll}
+			if flashNeed > 0 && have < flashNeed {
+				var fit []string
+				for _, l := range layout.ESP8266ForFlash(have) {
+					if l.HasFS() {
+						fit = append(fit, l.Name)
+					}
+				}
+				return fail(&flasher.InputError{Msg: fmt.Sprintf("layout %s needs %s of flash but this board has %s: use one of %s", fsLayout, target.SizeName(flashNeed), target.SizeName(have), strings.Join(fit, ", "))})
+			}
+			if fsRegion == nil && (fsDir != "" || fsImage != "") {
+				if chip.IsESP8266() {
+					return fail(usagef("the ESP8266 has no partition table: say which flash layout the filesystem is for with --layout (e.g. 4M1M; see iotbench layouts)"))
+				}
+				pt, src, err := a.partitionTable(cmd.Context(), s, partitions, regions, have)
+				if err != nil {
+					return fail(err)
+				}
+				if partitions != "" && !coversAddr(regions, chip.PartitionTableOffset) {
+					bin, err := pt.Binary()
+					if err != nil {
+						return fail(&flasher.InputError{Msg: err.Error()})
+					}
+					regions = append(regions, flasher.Region{Addr: chip.PartitionTableOffset, Data: bin, Name: "partition table (" + src + ")"})
+				}
+				r, err := esp32FSRegion(pt, src, fsPartition, fsDir, fsImage, fsKind, fsTime)
+				if err != nil {
+					return fail(err)
+				}
+				a.out.say("Filesystem: %s", r.Name)
+				regions = append(regions, *r)
+			} else if partitions != "" || fsPartition != "" {
+				return fail(usagef("--partitions and --fs-partition say where --fs DIR or --fs-image FILE goes: give one of those too (a table alone is written with ADDRESS FILE, e.g. 0x8000 partitions.csv)"))
+			}
+			if err := checkPartitionRegions(chip, regions, have); err != nil {
+				return fail(err)
+			}
+			o := flasher.WriteOptions{FlashMode: mode, FlashSize: size, FlashFreq: freq, EraseAll: eraseAll, Force: force, Ledger: a.openLedger()}
+			if !noDiff {
+				o.Diff = &flasher.DiffOptions{With: with}
+			}
 			if compress {
 				t := true
 				o.Compress = &t
@@ -184,8 +245,7 @@ Examples:
 				o.Verify = flasher.VerifyNone
 			}
 			if err := s.loader.WriteFlash(cmd.Context(), regions, o); err != nil {
-				s.close()
-				return err
+				return fail(err)
 			}
 			return s.finish()
 		},
@@ -195,16 +255,191 @@ Examples:
 	f.StringVar(&size, "flash-size", "keep", "rewrite the image's flash size: keep, detect, 1MB, 2MB, 4MB, …")
 	f.StringVar(&freq, "flash-freq", "keep", "rewrite the image's flash frequency: keep, 40m, 26m, 20m, 80m")
 	f.BoolVarP(&eraseAll, "erase-all", "e", false, "erase the whole flash before writing")
-	f.BoolVarP(&compress, "compress", "z", false, "compress data in transfer (default with a stub)")
+	f.BoolVarP(&compress, "compress", "z", false, "compress data in transfer (the default wherever the loader can inflate)")
 	f.BoolVarP(&noCompress, "no-compress", "u", false, "do not compress data in transfer")
-	f.BoolVar(&verify, "verify", false, "also verify ESP8266 ROM-mode writes by reading flash back (slow); stub writes are always MD5-verified")
+	f.BoolVar(&verify, "verify", false, "also verify ESP8266 ROM-mode writes by reading flash back (slow); other writes are always MD5-verified")
 	f.BoolVar(&noVerify, "no-verify", false, "skip verification")
-	f.StringVar(&fsDir, "fs", "", "build a filesystem image from this folder and write it at the --layout's filesystem offset")
+	f.BoolVar(&noDiff, "no-diff", false, "write every file whole instead of only the sectors that changed")
+	f.StringSliceVar(&diffWith, "diff-with", nil, "files flashed before, zipped with the ADDRESS FILE pairs ('skip' for none): only changed sectors are written (esptool 5)")
+	f.BoolVar(&force, "force", false, "write images built for another chip or for more flash than the chip has")
+	f.StringVar(&fsDir, "fs", "", "build a filesystem image from this folder and write it where the layout or partition table puts it")
 	f.StringVar(&fsKind, "fs-type", "littlefs", "filesystem for --fs: littlefs or spiffs")
-	f.StringVar(&fsImage, "fs-image", "", "write this filesystem image at the --layout's filesystem offset (checked against the layout)")
+	f.StringVar(&fsImage, "fs-image", "", "write this filesystem image where the layout or partition table puts it (checked to fit)")
 	f.StringVar(&fsLayout, "layout", "", "ESP8266 flash layout for --fs / --fs-image, e.g. 4M1M (see iotbench layouts)")
+	f.StringVar(&partitions, "partitions", "", "ESP32: partition table for --fs / --fs-image (CSV or binary file, or a scheme name such as default); written at 0x8000 too")
+	f.StringVar(&fsPartition, "fs-partition", "", "ESP32: label of the filesystem partition when the table has several")
 	f.StringVar(&fsTime, "fs-time", "", "LittleFS: set every timestamp to this time (reproducible images)")
 	return cmd
+}
+
+// flashInput is one ADDRESS FILE pair: one region, or several for an
+// Intel HEX file (which carries its own addresses).
+type flashInput struct {
+	name    string
+	hex     bool
+	regions []flasher.Region
+}
+
+type flashInputs []flashInput
+
+func (in flashInputs) regions() []flasher.Region {
+	var out []flasher.Region
+	for _, i := range in {
+		out = append(out, i.regions...)
+	}
+	return out
+}
+
+// readFlashInputs reads ADDRESS FILE pairs. An Intel HEX file is split
+// into its runs at their own addresses (esptool ignores the ADDRESS given
+// with it); a file starting with ':' that is not valid HEX is data, as
+// in esptool, unless it is named .hex. A .csv file is a partition table,
+// converted to the binary form the bootloader reads.
+func readFlashInputs(args []string) (flashInputs, error) {
+	var out flashInputs
+	for i := 0; i < len(args); i += 2 {
+		addr, err := parseAddr(args[i])
+		if err != nil {
+			return nil, err
+		}
+		name := args[i+1]
+		data, err := readInputFile(name)
+		if err != nil {
+			return nil, err
+		}
+		in := flashInput{name: name}
+		switch {
+		case ihex.Looks(data):
+			segs, err := ihex.Parse(data)
+			if err != nil {
+				if strings.EqualFold(filepath.Ext(name), ".hex") {
+					return nil, &flasher.InputError{Msg: fmt.Sprintf("%s: not valid Intel HEX: %v", name, err)}
+				}
+				in.regions = []flasher.Region{{Addr: addr, Data: data, Name: name}}
+				break
+			}
+			in.hex = true
+			for _, sg := range segs {
+				in.regions = append(in.regions, flasher.Region{Addr: sg.Addr, Data: sg.Data, Name: fmt.Sprintf("%s (0x%X..0x%X)", name, sg.Addr, uint64(sg.Addr)+uint64(len(sg.Data))-1)})
+			}
+		case strings.EqualFold(filepath.Ext(name), ".csv"):
+			pt, err := layout.ParseCSV(bytes.NewReader(data))
+			if err != nil {
+				return nil, &flasher.InputError{Msg: fmt.Sprintf("%s: %v", name, err)}
+			}
+			bin, err := pt.Binary()
+			if err != nil {
+				return nil, &flasher.InputError{Msg: fmt.Sprintf("%s: %v", name, err)}
+			}
+			in.regions = []flasher.Region{{Addr: addr, Data: bin, Name: name}}
+		default:
+			in.regions = []flasher.Region{{Addr: addr, Data: data, Name: name}}
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// diffWithFiles zips --diff-with with the inputs, as esptool 5 does:
+// entry i is what flash held where input i goes; "skip" means nothing is
+// known there.
+func diffWithFiles(files []string, in flashInputs) (map[uint32][]byte, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	if len(files) > len(in) {
+		return nil, usagef("--diff-with names %d files for %d ADDRESS FILE pairs: give at most one per pair ('skip' for none)", len(files), len(in))
+	}
+	out := map[uint32][]byte{}
+	for i, f := range files {
+		if f == "skip" {
+			continue
+		}
+		if in[i].hex {
+			return nil, usagef("--diff-with %s: %s is an Intel HEX file with its own addresses; compare it with 'skip' (fast reflash still asks the chip)", f, in[i].name)
+		}
+		old, err := readInputFile(f)
+		if err != nil {
+			return nil, err
+		}
+		out[in[i].regions[0].Addr] = old
+	}
+	return out, nil
+}
+
+func coversAddr(regions []flasher.Region, addr uint32) bool {
+	for _, r := range regions {
+		if r.Addr <= addr && uint64(addr) < uint64(r.Addr)+uint64(len(r.Data)) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkPartitionRegions checks a binary partition table written at the
+// chip's table offset before anything is written: a table whose MD5 entry
+// does not match, or whose partitions overlap or run past the flash, would
+// leave a board the bootloader cannot start.
+func checkPartitionRegions(chip *target.Chip, regions []flasher.Region, flashSize int) error {
+	if chip.PartitionTableOffset == 0 {
+		return nil
+	}
+	for _, r := range regions {
+		if r.Addr != chip.PartitionTableOffset || len(r.Data) < 2 || r.Data[0] != 0xAA || r.Data[1] != 0x50 {
+			continue
+		}
+		pt, err := layout.ParseBinary(r.Data)
+		if err == nil {
+			err = pt.Validate(flashSize)
+		}
+		if err != nil {
+			return &flasher.InputError{Msg: fmt.Sprintf("%s is not a partition table the bootloader accepts: %v — regenerate it (iotbench partitions TABLE.csv -o %s)", r.Name, err, filepath.Base(r.Name))}
+		}
+	}
+	return nil
+}
+
+// esp32FSRegion builds (or checks) the filesystem image for the chosen
+// partition of an ESP32 table.
+func esp32FSRegion(pt *layout.PartitionTable, src, label, dir, imagePath, kind, fixed string) (*flasher.Region, error) {
+	p, err := pt.FS()
+	if label != "" {
+		p, err = pt.ByLabel(label)
+	}
+	if err != nil {
+		return nil, &flasher.InputError{Msg: fmt.Sprintf("partition table from %s: %v", src, err)}
+	}
+	g, err := fsimage.ForESP32Partition(p)
+	if err != nil {
+		return nil, &flasher.InputError{Msg: err.Error()}
+	}
+	if imagePath != "" {
+		b, err := readInputFile(imagePath)
+		if err != nil {
+			return nil, err
+		}
+		im, err := fsimage.Open(b, "")
+		if err != nil {
+			return nil, &flasher.InputError{Msg: fmt.Sprintf("%s: %v", imagePath, err)}
+		}
+		if len(b) > g.Size || im.BlockSize != g.BlockSize {
+			return nil, &flasher.InputError{Msg: fmt.Sprintf("%s: a %s image of %d bytes in %d-byte blocks does not fit %s (%d bytes, %d-byte blocks): rebuild it with iotbench fs build --partitions", imagePath, im.Kind, len(b), im.BlockSize, g.Name, g.Size, g.BlockSize)}
+		}
+		return &flasher.Region{Addr: g.Offset, Data: b, Name: fmt.Sprintf("%s (%s) for %s", imagePath, im.Kind, g.Name)}, nil
+	}
+	k, err := parseFSKind(kind)
+	if err != nil {
+		return nil, err
+	}
+	ft, err := parseFixedTime(fixed)
+	if err != nil {
+		return nil, err
+	}
+	tree, img, err := buildFS(k, dir, false, g, ft)
+	if err != nil {
+		return nil, err
+	}
+	return &flasher.Region{Addr: g.Offset, Data: img, Name: fmt.Sprintf("%s image of %s (%d files) for %s", k, dir, len(tree.Files), g.Name)}, nil
 }
 
 // fsRegionFor turns --fs/--fs-image and --layout into a region to write,
@@ -327,6 +562,10 @@ func (a *app) eraseFlashCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// The ledger forgets first: an erase cut short changed flash too.
+			if led := a.openLedger(); led != nil {
+				s.loader.ForgetLedger(led, 0, 1<<32-1)
+			}
 			if err := s.loader.EraseFlash(cmd.Context()); err != nil {
 				s.close()
 				return err
@@ -360,6 +599,9 @@ func (a *app) eraseRegionCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if led := a.openLedger(); led != nil {
+				s.loader.ForgetLedger(led, addr, int(n))
+			}
 			if err := s.loader.EraseRegion(cmd.Context(), addr, int(n)); err != nil {
 				s.close()
 				return err
@@ -369,4 +611,44 @@ func (a *app) eraseRegionCommand() *cobra.Command {
 			return s.finish()
 		},
 	}
+}
+
+// flashEvent renders what fast reflash reports (comparison, sectors
+// written or skipped) and hands every other event to the shared
+// renderer; JSON output gets every event as it is.
+func (a *app) flashEvent(e flasher.Event) {
+	if !a.jsonOut {
+		switch e := e.(type) {
+		case flasher.PhaseEvent:
+			if e.Phase == "compare" {
+				a.out.say("Comparing 0x%08x..0x%08x with flash (%s)...", e.Addr, uint64(e.Addr)+uint64(e.Size)-1, e.Detail)
+				return
+			}
+		case flasher.DiffEvent:
+			runs := make([]string, 0, len(e.Write))
+			for _, r := range e.Write {
+				runs = append(runs, r.String())
+			}
+			what := "nothing to write"
+			if len(runs) > 0 {
+				what = "writing " + strings.Join(runs, ", ")
+			}
+			a.out.say("%d of %d sectors differ (%s, %d MD5 reads): %s", e.Changed, e.Sectors, e.Basis, e.Probes, what)
+			return
+		case flasher.WrittenEvent:
+			switch {
+			case e.Skipped:
+				a.out.say("Skipped %d bytes at 0x%08x: already in flash (%d sectors). Hash of data verified (%s %s).", e.Size, e.Addr, e.SectorsSkipped, e.VerifiedBy, e.MD5)
+				return
+			case e.SectorsWritten > 0 && e.SectorsSkipped > 0:
+				comp := ""
+				if e.Compressed > 0 {
+					comp = fmt.Sprintf(", %d bytes compressed", e.Compressed)
+				}
+				a.out.say("Wrote %d of %d sectors of %d bytes at 0x%08x%s in %.1f s. Hash of data verified (%s %s).", e.SectorsWritten, e.SectorsWritten+e.SectorsSkipped, e.Size, e.Addr, comp, e.Elapsed.Seconds(), e.VerifiedBy, e.MD5)
+				return
+			}
+		}
+	}
+	a.out.event(e)
 }

@@ -28,19 +28,24 @@ one that does.`,
 				}
 				return nil
 			}
-			for i, t := range tables {
-				if i > 0 {
-					fmt.Fprintln(a.stdout)
-				}
-				fmt.Fprintln(a.stdout, t.Title)
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, strings.Join(t.Header, "\t"))
-				for _, r := range t.Rows {
-					fmt.Fprintln(tw, strings.Join(r, "\t"))
-				}
-				tw.Flush()
-			}
+			a.printTables(tables)
 			return nil
 		},
+	}
+}
+
+// printTables prints tables as aligned text, a blank line between them.
+func (a *app) printTables(tables []layout.Table) {
+	for i, t := range tables {
+		if i > 0 {
+			fmt.Fprintln(a.stdout)
+		}
+		fmt.Fprintln(a.stdout, t.Title)
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.Join(t.Header, "\t"))
+		for _, r := range t.Rows {
+			fmt.Fprintln(tw, strings.Join(r, "\t"))
+		}
+		tw.Flush()
 	}
 }
