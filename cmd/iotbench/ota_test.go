@@ -120,13 +120,14 @@ func cmdOTAImage(ts *testscript.TestScript, neg bool, args []string) {
 
 // otaserial TEXT: wait until the otaboard has printed TEXT after what the
 // previous otaserial matched (so a script can follow a sequence of boots).
-// \n in TEXT stands for a newline.
+// \n and \r in TEXT stand for LF and CR.
 func cmdOTASerial(ts *testscript.TestScript, neg bool, args []string) {
 	v, ok := otaLogs.Load(ts)
 	if !ok {
 		ts.Fatalf("otaserial: no otaboard in this script")
 	}
-	waitOTALog(ts, v.(*otaLog), strings.ReplaceAll(strings.Join(args, " "), `\n`, "\n"))
+	want := strings.NewReplacer(`\n`, "\n", `\r`, "\r").Replace(strings.Join(args, " "))
+	waitOTALog(ts, v.(*otaLog), want)
 }
 
 func waitOTALog(ts *testscript.TestScript, l *otaLog, want string) {

@@ -1,6 +1,7 @@
 package arduinoota
 
 import (
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"errors"
@@ -224,16 +225,25 @@ type OTA struct {
 	probed  bool
 }
 
+// Settings are what a sketch gives ArduinoOTA before begin() — from its
+// config.json, so they can change from one boot to the next. Empty fields
+// take the Device's Config. (setPort is not modelled: the port is the
+// Device's socket, Config.Port.)
+type Settings struct {
+	Hostname     string // setHostname
+	PasswordHash string // setPasswordHash: lower-case hex MD5 of the password
+}
+
 // Begin is ArduinoOTA.begin(): from now on invitations are answered and
 // (after mDNS probing, which handle() drives) the board is advertised.
 // The OTA stops when ctx ends (the chip reset) or End is called.
-func (d *Device) Begin(ctx context.Context, env *virtualboard.AppEnv, cb Callbacks) *OTA {
-	host := d.cfg.Hostname
+func (d *Device) Begin(ctx context.Context, env *virtualboard.AppEnv, s Settings, cb Callbacks) *OTA {
+	host := cmp.Or(s.Hostname, d.cfg.Hostname)
 	if host == "" {
 		mac := env.MAC()
 		host = fmt.Sprintf("esp8266-%06x", uint32(mac[3])<<16|uint32(mac[4])<<8|uint32(mac[5]))
 	}
-	o := &OTA{d: d, env: env, ctx: ctx, cb: cb, host: host, pass: d.cfg.PasswordHash, begun: env.Now()}
+	o := &OTA{d: d, env: env, ctx: ctx, cb: cb, host: host, pass: cmp.Or(s.PasswordHash, d.cfg.PasswordHash), begun: env.Now()}
 	o.micros = func() uint32 { return uint32(env.Now().Microseconds()) }
 	o.reply = o.send
 	d.mu.Lock()

@@ -58,7 +58,7 @@ func blockedSketch(d *arduinoota.Device) virtualboard.App {
 		if _, err := d.Boot(ctx, env); err != nil {
 			return
 		}
-		o := d.Begin(ctx, env, arduinoota.PrintCallbacks(env.Print))
+		o := d.Begin(ctx, env, arduinoota.Settings{}, arduinoota.PrintCallbacks(env.Print))
 		defer o.End()
 		env.Print("Ready\n")
 		<-ctx.Done()
@@ -146,7 +146,7 @@ func TestDeviceChecksAtTheEnd(t *testing.T) {
 			if !done || ok || !strings.HasSuffix(out, c.want) || sc.Acked() != int64(len(c.img)) {
 				t.Errorf("device wrote %q (acked %d of %d), want the counts and %q", out, sc.Acked(), len(c.img), c.want)
 			}
-			r.log.waitFor(t, m, "Error[4]: End Failed\n")
+			r.log.waitFor(t, m, "OTA error 4\r\n#IB ota phase=error err=4\r\n")
 			if _, _, staged := r.d.Staged(); staged {
 				t.Error("a rejected image was staged")
 			}
@@ -272,4 +272,38 @@ func TestEbootLoadFailureLoops(t *testing.T) {
 	waitSerial(t, p, "ld\ne:3\n")
 	waitSerial(t, p, "rst cause:2")
 	waitSerial(t, p, "ld\ne:3\n")
+}
+
+// A sketch model that does not know eboot (the firmware twin) gets it by
+// WithEboot, and sets the host name and password per boot as the reference
+// sketch does from its config.json.
+func TestWithEbootAndSettings(t *testing.T) {
+	app := func(d *arduinoota.Device) virtualboard.App {
+		return d.WithEboot(func(ctx context.Context, env *virtualboard.AppEnv) {
+			o := d.Begin(ctx, env, arduinoota.Settings{Hostname: "bench-01", PasswordHash: ota.PasswordHash("cfg pw")}, arduinoota.PrintCallbacks(env.Print))
+			defer o.End()
+			env.Print("twin up\r\nReady\n")
+			for o.Handle(ctx) == nil && env.Sleep(ctx, 100*time.Millisecond) == nil {
+			}
+		})
+	}
+	r := newRig(t, arduinoota.Config{Hostname: "ignored", PasswordHash: ota.PasswordHash("ignored")}, sketch(t, 0x7717, 20_000), app)
+	if out := r.log.String(); !strings.Contains(out, "v00007717\n~ld\ntwin up") {
+		t.Errorf("boot output:\n%s", out)
+	}
+	bs, err := ota.Discover(context.Background(), ota.DiscoverOptions{Servers: []string{r.d.MDNSAddr().String()}, Timeout: waitLimit})
+	if err != nil || len(bs) != 1 || bs[0].Name != "bench-01" || !bs[0].AuthUpload {
+		t.Fatalf("discover: %+v %v", bs, err)
+	}
+	m := r.log.mark()
+	if _, _, err := r.upload(context.Background(), ota.Options{Password: "cfg pw"}, sketch(t, 0x7718, 20_000)); err != nil {
+		t.Fatal(err)
+	}
+	out := r.log.waitFor(t, m, "v00007717\n@cp:B0\nld\ntwin up")
+	if !strings.Contains(out, "OTA start: sketch\r\n") {
+		t.Errorf("output:\n%s", out)
+	}
+	if !r.flashHolds(0, sketch(t, 0x7718, 20_000)) {
+		t.Error("flash")
+	}
 }

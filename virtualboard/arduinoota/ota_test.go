@@ -26,8 +26,8 @@ func TestUploadWithoutPassword(t *testing.T) {
 	// unchanged eboot sector ("B") and copies the rest; the new sketch runs.
 	out := r.log.waitFor(t, m, "BasicOTA v22220002")
 	for _, want := range []string{
-		"Start updating sketch\n", "#IB ota phase=start\n", "#IB ota phase=progress pct=",
-		"End\n#IB ota phase=end pct=100\n",
+		"OTA start: sketch\r\n#IB ota phase=start\r\n", "#IB ota phase=progress pct=",
+		"OTA end\r\n#IB ota phase=end\r\n",
 		"rst cause:2, boot mode:(3,6)",
 		"v11110001\n@cp:B0\nld\n",
 	} {
@@ -108,8 +108,8 @@ func TestUploadWithPassword(t *testing.T) {
 		if strings.Contains(err.Error(), "S3cret") {
 			t.Error("the error message contains the password")
 		}
-		out := r.log.waitFor(t, m, "#IB ota phase=error err=0\n")
-		if !strings.Contains(out, "Error[0]: Auth Failed\n") {
+		out := r.log.waitFor(t, m, "#IB ota phase=error err=0\r\n")
+		if !strings.Contains(out, "OTA error 0\r\n") {
 			t.Errorf("board output:\n%s", out)
 		}
 		if !r.flashHolds(0, v1) {
@@ -153,8 +153,8 @@ func TestInterruptedUploadKeepsOldFirmware(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want the cancellation", err)
 	}
-	out := r.log.waitFor(t, m, "#IB ota phase=error err=4\n")
-	if !strings.Contains(out, "Error[4]: End Failed") {
+	out := r.log.waitFor(t, m, "#IB ota phase=error err=4\r\n")
+	if !strings.Contains(out, "OTA error 4\r\n") {
 		t.Errorf("board output:\n%s", out)
 	}
 	if _, _, staged := r.d.Staged(); staged {
@@ -231,7 +231,7 @@ func TestRefusedBeforeTransfer(t *testing.T) {
 			if !strings.Contains(err.Error(), c.device) || !strings.Contains(err.Error(), c.code.Fix()) {
 				t.Errorf("error %q lacks the device text or the fix", err)
 			}
-			r.log.waitFor(t, m, "Error[1]: Begin Failed\n#IB ota phase=error err=1\n")
+			r.log.waitFor(t, m, "OTA error 1\r\n#IB ota phase=error err=1\r\n")
 		})
 	}
 	if !r.flashHolds(0, v1) {
@@ -254,7 +254,7 @@ func TestFilesystemUpload(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := r.log.waitFor(t, m, "BasicOTA v00000001")
-	if !strings.Contains(out, "Start updating filesystem\n") || !strings.Contains(out, "v00000001\n~ld\n") {
+	if !strings.Contains(out, "OTA start: filesystem\r\n") || !strings.Contains(out, "v00000001\n~ld\n") {
 		t.Errorf("board output:\n%s", out)
 	}
 	if !r.flashHolds(l.FS.Offset, fs) {

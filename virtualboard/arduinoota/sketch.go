@@ -15,30 +15,30 @@ import (
 	"github.com/iotbench/iotbench/virtualboard"
 )
 
-// errorNames are the texts of the BasicOTA example's onError handler.
-var errorNames = map[Error]string{
-	ErrAuth: "Auth Failed", ErrBegin: "Begin Failed", ErrConnect: "Connect Failed",
-	ErrReceive: "Receive Failed", ErrEnd: "End Failed",
+// TargetName is what the sketch calls an update's target in its "OTA
+// start" line: "sketch" for an application, "filesystem" for command 100
+// (the wording of the core's BasicOTA example).
+func TargetName(cmd ota.Command) string {
+	if cmd == ota.CommandFS {
+		return "filesystem"
+	}
+	return "sketch"
 }
 
-// PrintCallbacks are the callbacks the reference sketch installs: a human
-// line per phase (the wording of the core's BasicOTA example) and an #IB
-// ota status line (device-side.md §6.4, grammar in package firmware) at
-// start, at every 10 %, at the end and on each error.
+// PrintCallbacks are the callbacks the reference sketch installs: its
+// "OTA start/end/error" lines (templates in package firmware, shared with
+// the sketch and the firmware twin) and an #IB ota status line per phase
+// (device-side.md §6.4), progress at every 10 %.
 func PrintCallbacks(print func(string)) Callbacks {
 	status := func(fields ...firmware.Field) {
-		print(firmware.Status{Event: firmware.EventOTA, Fields: fields}.String() + "\n")
+		print(firmware.Status{Event: firmware.EventOTA, Fields: fields}.String() + "\r\n")
 	}
 	phase := func(p string) firmware.Field { return firmware.Field{Key: firmware.KeyPhase, Value: p} }
 	lastStep := -1
 	return Callbacks{
 		OnStart: func(cmd ota.Command) {
-			what := "sketch"
-			if cmd == ota.CommandFS {
-				what = "filesystem"
-			}
-			lastStep = -1
-			print("Start updating " + what + "\n")
+			lastStep = 0
+			print(firmware.Line(firmware.LineOTAStart, TargetName(cmd)))
 			status(phase(firmware.OTAPhaseStart))
 		},
 		OnProgress: func(done, total int) {
@@ -46,20 +46,32 @@ func PrintCallbacks(print func(string)) Callbacks {
 				return
 			}
 			pct := done * 100 / total
-			if step := pct / 10; step != lastStep && pct < 100 {
+			if step := pct / 10; step > lastStep && pct < 100 {
 				lastStep = step
-				print(fmt.Sprintf("Progress: %d%%\n", pct))
 				status(phase(firmware.OTAPhaseProgress), firmware.Field{Key: firmware.KeyPct, Value: strconv.Itoa(pct)})
 			}
 		},
 		OnEnd: func() {
-			print("End\n")
-			status(phase(firmware.OTAPhaseEnd), firmware.Field{Key: firmware.KeyPct, Value: "100"})
+			print(firmware.Line(firmware.LineOTAEnd))
+			status(phase(firmware.OTAPhaseEnd))
 		},
 		OnError: func(code Error) {
-			print(fmt.Sprintf("Error[%d]: %s\n", int(code), errorNames[code]))
+			print(firmware.Line(firmware.LineOTAError, int(code)))
 			status(phase(firmware.OTAPhaseError), firmware.Field{Key: firmware.KeyErr, Value: strconv.Itoa(int(code))})
 		},
+	}
+}
+
+// WithEboot runs eboot (Boot) before app, as every image the Arduino core
+// builds does, so that a sketch model — the firmware twin — gets eboot's
+// lines and the copy of a staged update without calling Boot itself. When
+// eboot cannot start an application, app does not run.
+func (d *Device) WithEboot(app virtualboard.App) virtualboard.App {
+	return func(ctx context.Context, env *virtualboard.AppEnv) {
+		if _, err := d.Boot(ctx, env); err != nil {
+			return
+		}
+		app(ctx, env)
 	}
 }
 
@@ -76,7 +88,7 @@ func BasicOTA(d *Device) virtualboard.App {
 		}
 		env.Begin(74880)
 		env.Printf("\nBasicOTA v%08x\n", app.Version)
-		o := d.Begin(ctx, env, PrintCallbacks(env.Print))
+		o := d.Begin(ctx, env, Settings{}, PrintCallbacks(env.Print))
 		defer o.End()
 		env.Printf("Ready\nIP address: %s\nOTA: %s.local port %d\n", d.ip, o.Hostname(), d.Addr().Port)
 		for {
