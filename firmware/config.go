@@ -3,7 +3,6 @@ package firmware
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -585,10 +584,19 @@ func isMDNSName(s string) bool {
 	return true
 }
 
-// looksLikeIP: an IPv6 literal, or dotted labels that are all digits (what
-// lwIP's inet_aton would take as an address).
+// looksLikeIP: an IPv6 literal (a ':' and nothing but hex digits, ':' and
+// '.', optionally in brackets), or dotted labels that are all digits (what
+// lwIP's inet_aton would take as an address). The sketch uses the same rule.
 func looksLikeIP(s string) bool {
-	if _, err := netip.ParseAddr(strings.Trim(s, "[]")); err == nil {
+	if len(s) >= 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		s = s[1 : len(s)-1]
+	}
+	if strings.Contains(s, ":") {
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; !isHex(string(c)) && c != ':' && c != '.' {
+				return false
+			}
+		}
 		return true
 	}
 	for _, l := range strings.Split(s, ".") {
