@@ -63,6 +63,10 @@ type Config struct {
 	IdleFlush, ReconnectPoll time.Duration
 	// MaxBatch caps the serial items delivered in one message.
 	MaxBatch int
+	// Coalesce is how long a batch keeps collecting after its first item
+	// (default 16 ms, one frame at 60 fps): a fast stream then costs one
+	// update and one render a frame rather than one per read.
+	Coalesce time.Duration
 }
 
 func (c *Config) defaults() {
@@ -77,6 +81,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxBatch == 0 {
 		c.MaxBatch = 4096
+	}
+	if c.Coalesce == 0 {
+		c.Coalesce = 16 * time.Millisecond
 	}
 }
 
@@ -257,6 +264,8 @@ func (d *Device) ReadSerial(gen int) tea.Cmd {
 		}
 		batch := []serialmon.Item{it}
 		ended := false
+		window := time.NewTimer(d.cfg.Coalesce)
+		defer window.Stop()
 	drain:
 		for len(batch) < d.cfg.MaxBatch {
 			select {
@@ -266,7 +275,7 @@ func (d *Device) ReadSerial(gen int) tea.Cmd {
 					break drain
 				}
 				batch = append(batch, it)
-			default:
+			case <-window.C:
 				break drain
 			}
 		}

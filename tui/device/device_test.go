@@ -65,7 +65,11 @@ func run(t *testing.T, cmd tea.Cmd) tea.Msg {
 	}
 }
 
-type serialLog struct{ lines []device.Line }
+type serialLog struct {
+	lines   []device.Line
+	pending []device.Line // read but not yet looked at
+	ended   bool
+}
 
 func (l *serialLog) text() string {
 	var sb strings.Builder
@@ -75,24 +79,29 @@ func (l *serialLog) text() string {
 	return sb.String()
 }
 
-// until pumps the monitor of session gen until pred holds for a line.
+// until pumps the monitor of session gen until pred holds for a line;
+// lines after it in the same batch are kept for the next call.
 func (l *serialLog) until(t *testing.T, d *device.Device, gen int, pred func(device.Line) bool) device.Line {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if time.Now().After(deadline) {
-			t.Fatalf("no such line within 20 s; got:\n%s", l.text())
-		}
-		m := run(t, d.ReadSerial(gen)).(device.SerialBatch)
-		for _, ln := range m.Lines {
+		for len(l.pending) > 0 {
+			ln := l.pending[0]
+			l.pending = l.pending[1:]
 			l.lines = append(l.lines, ln)
 			if pred(ln) {
 				return ln
 			}
 		}
-		if m.Ended {
+		if l.ended {
 			t.Fatalf("session ended; got:\n%s", l.text())
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no such line within 20 s; got:\n%s", l.text())
+		}
+		m := run(t, d.ReadSerial(gen)).(device.SerialBatch)
+		l.pending = append(l.pending, m.Lines...)
+		l.ended = m.Ended
 	}
 }
 
