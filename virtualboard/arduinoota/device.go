@@ -402,8 +402,13 @@ func (o *OTA) Handle(ctx context.Context) error {
 	}
 	o.mu.Unlock()
 	if run {
-		err := o.runUpdate(ctx)
+		c, err := o.runUpdate(ctx)
+		// handle() sets IDLE before the WiFiClient's destructor closes the
+		// connection, and no network callback runs in between (the SDK only
+		// runs them when the sketch yields): a host that saw the close can
+		// invite again at once.
 		o.setIdle()
+		c.close()
 		if err != nil {
 			return err
 		}
@@ -422,7 +427,7 @@ const (
 // 6–10 of device-side.md §5.1, including its quirks: a failed connect is
 // reported and then also fails Update.end(); a second of silence is not
 // an error while the host keeps the connection open.
-func (o *OTA) runUpdate(ctx context.Context) error {
+func (o *OTA) runUpdate(ctx context.Context) (c *conn, err error) {
 	env := o.env
 	o.mu.Lock()
 	cmd, size, sum, peer, port := o.cmd, o.size, o.md5, o.peer, o.tcpPort
@@ -434,11 +439,11 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 		o.reply("ERR: " + u.printError())
 		env.Sleep(ctx, 100*time.Millisecond)
 		o.d.logf("OTA: Update.begin failed: %s", u.errorString())
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	o.reply("OK")
 	if err := env.Sleep(ctx, 100*time.Millisecond); err != nil {
-		return err
+		return nil, err
 	}
 	u.setMD5(sum)
 	if o.cb.OnStart != nil {
@@ -448,24 +453,23 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 		o.cb.OnProgress(0, size)
 	}
 
-	c, err := dialBack(ctx, env, o.d.ip, peer.IP, port)
+	c, err = dialBack(ctx, env, o.d.ip, peer.IP, port)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		o.d.logf("OTA: connect to %s:%d failed: %v", peer.IP, port, err)
 		o.setIdle()
 		o.callError(ErrConnect)
 	}
-	defer c.close()
 	total := 0
 	for c != nil && !u.isFinished() && (c.connected() || len(c.pending) > 0) {
 		if err := c.waitAvailable(ctx, time.Second); err != nil {
-			return err
+			return c, err
 		}
 		written, err := u.write(ctx, c.pending)
 		if err != nil {
-			return err
+			return c, err
 		}
 		c.pending = c.pending[written:]
 		if written > 0 {
@@ -489,11 +493,11 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 			o.d.mu.Unlock()
 		}
 		if err := env.Sleep(ctx, time.Second); err != nil {
-			return err
+			return c, err
 		}
 		c.print("OK")
 		if err := env.Sleep(ctx, time.Second); err != nil {
-			return err
+			return c, err
 		}
 		c.close()
 		o.d.logf("OTA: update of %d bytes done (%s)", size, cmd)
@@ -501,20 +505,17 @@ func (o *OTA) runUpdate(ctx context.Context) error {
 			o.cb.OnEnd()
 		}
 		if err := env.Sleep(ctx, 100*time.Millisecond); err != nil {
-			return err
+			return c, err
 		}
 		env.Flush(ctx)
 		env.Restart()
 		<-ctx.Done()
-		return ctx.Err()
+		return c, ctx.Err()
 	}
 	o.callError(ErrEnd)
 	c.print(u.printError())
-	// ArduinoOTA goes back to IDLE before the WiFiClient's destructor
-	// closes the connection, so a host that saw the close can invite again.
-	o.setIdle()
 	o.d.logf("OTA: Update.end failed: %s", strings.TrimSpace(u.printError()))
-	return ctx.Err()
+	return c, ctx.Err()
 }
 
 // conn is the sketch's WiFiClient: bytes read from the socket wait in
