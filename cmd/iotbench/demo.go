@@ -103,40 +103,80 @@ func demoImage() ([]byte, error) {
 }
 
 func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep bool) error {
-	dir, err := os.MkdirTemp("", "iotbench-demo-")
+	env, err := newDemoEnv(speed, fault, 1)
 	if err != nil {
 		return err
+	}
+	defer env.close(keep, a.out)
+	host, port := env.broker.Endpoint()
+	a.out.say("Local cloud: broker on %s, boards connect to %s:%d", env.broker.Addr(), host, port)
+	a.out.say("Virtual ESP8266 (4 MB flash, clock ×%g) at %s", speed, env.targets[0].Port)
+	if fault != "" {
+		a.out.say("Fault injected: %s — %s", fault, demoFaults[fault])
+	}
+	return a.provisionAndReport(ctx, env.targets, env.opts)
+}
+
+// demoEnv is the demo's bench: a local cloud in a temporary directory,
+// virtual boards running the firmware twin served over RFC 2217, and the
+// pipeline options that provision them (also used by the benchmarks).
+type demoEnv struct {
+	dir     string
+	cloud   *localcloud.Cloud
+	broker  *localcloud.Broker
+	boards  []*virtualboard.Board
+	servers []*virtualboard.RFC2217Server
+	targets []provision.Target
+	opts    provision.Options
+}
+
+func (e *demoEnv) close(keep bool, out *output) {
+	for _, s := range e.servers {
+		s.Close()
+	}
+	for _, b := range e.boards {
+		b.Close()
+	}
+	if e.broker != nil {
+		e.broker.Close()
+	}
+	if e.cloud != nil {
+		e.cloud.Close()
 	}
 	if keep {
-		defer a.out.say("The demo's local cloud is in %s", dir)
+		out.say("The demo's local cloud is in %s", e.dir)
 	} else {
-		defer os.RemoveAll(dir)
+		os.RemoveAll(e.dir)
 	}
-	cloud, err := localcloud.Open(dir)
+}
+
+func newDemoEnv(speed float64, fault string, boards int) (env *demoEnv, err error) {
+	dir, err := os.MkdirTemp("", "iotbench-demo-")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer cloud.Close()
-	lc := &provision.LocalCloud{Cloud: cloud}
-	broker, err := cloud.Serve(localcloud.ServeOptions{Addr: "127.0.0.1:0", Advertise: "localhost", OnEvent: lc.Observe})
-	if err != nil {
-		return &cloudError{err}
+	env = &demoEnv{dir: dir}
+	defer func() {
+		if err != nil {
+			env.close(false, nil)
+		}
+	}()
+	if env.cloud, err = localcloud.Open(dir); err != nil {
+		return nil, err
 	}
-	defer broker.Close()
-	lc.Broker = broker
-	host, port := broker.Endpoint()
-	a.out.say("Local cloud: broker on %s, boards connect to %s:%d", broker.Addr(), host, port)
+	lc := &provision.LocalCloud{Cloud: env.cloud}
+	if env.broker, err = env.cloud.Serve(localcloud.ServeOptions{Addr: "127.0.0.1:0", Advertise: "localhost", OnEvent: lc.Observe}); err != nil {
+		return nil, &cloudError{err}
+	}
+	lc.Broker = env.broker
+	host, _ := env.broker.Endpoint()
 
 	const ssid, password = "iotbench-bench", "bench-password"
 	opts := twin.Options{Layout: "4M2M", FS: layout.LittleFS}
 	o := provision.Options{Cloud: lc, WiFi: firmware.WiFi{SSID: ssid, Password: password}, Layout: "4M2M", FS: layout.LittleFS,
 		TimeoutScale: 1 / speed, BootTimeout: time.Duration(float64(5*time.Minute) / speed), SettleAfterError: time.Duration(float64(60*time.Second) / speed)}
-	if o.BootTimeout < 10*time.Second {
-		o.BootTimeout = 10 * time.Second
-	}
-	if o.SettleAfterError < 3*time.Second {
-		o.SettleAfterError = 3 * time.Second
-	}
+	o.BootTimeout = max(o.BootTimeout, 10*time.Second)
+	o.SettleAfterError = max(o.SettleAfterError, 3*time.Second)
 	var cloudFault func(*provision.Identity) error
 	switch fault {
 	case "clock":
@@ -146,11 +186,11 @@ func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep boo
 	case "wrong-ca":
 		pemCA, err := awsops.RootCAPEM(awsops.RootCA1)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		b, _ := pem.Decode(pemCA)
 		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
-			return err
+			return nil, err
 		}
 		o.Tamper = func(files map[string][]byte) { files[firmware.CAFile] = b.Bytes }
 	case "corrupt-key":
@@ -163,12 +203,12 @@ func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep boo
 		}
 	case "inactive-cert":
 		cloudFault = func(id *provision.Identity) error {
-			return cloud.SetCertificateStatus(id.CertificateID, localcloud.StatusInactive)
+			return env.cloud.SetCertificateStatus(id.CertificateID, localcloud.StatusInactive)
 		}
 	case "policy-deny":
 		cloudFault = func(id *provision.Identity) error {
 			doc := fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iot:Publish","Resource":%q}]}`, localcloud.Scope.TopicARN(firmware.TopicRoot+"/*"))
-			return cloud.SetPolicy("demo-deny-publish", []byte(doc), id.Thing)
+			return env.cloud.SetPolicy("demo-deny-publish", []byte(doc), id.Thing)
 		}
 	case "fs-offset":
 		l, _ := layout.ESP8266("4M2M")
@@ -186,31 +226,33 @@ func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep boo
 		return "", fmt.Errorf("lookup %s: no such host", h)
 	}
 	opts.Networks = demoNetworks(opts.Networks, ssid, password)
-	board, err := virtualboard.New(virtualboard.Config{Speed: speed, App: twin.App(opts), MAC: [6]byte{0x18, 0xfe, 0x34, 0xd3, 0x10, 0x5e}})
-	if err != nil {
-		return err
-	}
-	defer board.Close()
-	srv, err := board.ServeRFC2217("127.0.0.1:0")
-	if err != nil {
-		return &portError{err}
-	}
-	defer srv.Close()
-	a.out.say("Virtual ESP8266 (4 MB flash, clock ×%g) at %s", speed, srv.URL())
-	if fault != "" {
-		a.out.say("Fault injected: %s — %s", fault, demoFaults[fault])
+	for i := 0; i < boards; i++ {
+		board, err := virtualboard.New(virtualboard.Config{Speed: speed, App: twin.App(opts), MAC: [6]byte{0x18, 0xfe, 0x34, 0xd3, 0x10, byte(0x5e + i)}})
+		if err != nil {
+			return nil, err
+		}
+		env.boards = append(env.boards, board)
+		srv, err := board.ServeRFC2217("127.0.0.1:0")
+		if err != nil {
+			return nil, &portError{err}
+		}
+		env.servers = append(env.servers, srv)
+		name := "virtual ESP8266"
+		if boards > 1 {
+			name = fmt.Sprintf("virtual ESP8266 #%d", i+1)
+		}
+		env.targets = append(env.targets, provision.Target{Name: name, Port: srv.URL()})
 	}
 	app, err := demoImage()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	o.App, o.AppName = app, "reference firmware (twin)"
-	led, err := provision.OpenLedger(dir + "/boards")
-	if err != nil {
-		return err
+	if o.Ledger, err = provision.OpenLedger(dir + "/boards"); err != nil {
+		return nil, err
 	}
-	o.Ledger = led
-	return a.provisionAndReport(ctx, []provision.Target{{Name: "virtual ESP8266", Port: srv.URL()}}, o)
+	env.opts = o
+	return env, nil
 }
 
 // demoNetworks: the bench network is in range unless the fault removed it.
