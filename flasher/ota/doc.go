@@ -5,9 +5,9 @@
 // final OK or ERROR text (device-side.md §5.1–5.3, §5.7); and the mDNS
 // discovery of `_arduino._tcp` boards (§5.5).
 //
-// It is protocol code: it never touches the terminal. Upload and Discover
-// take a context and report typed events through a callback; the CLI
-// renders them. The device side of the same protocol, for the virtual
+// It is protocol code: it never touches the terminal. Upload takes a
+// context and reports typed events through a callback, which the CLI
+// renders; Discover takes a context and returns the boards that answered. The device side of the same protocol, for the virtual
 // board, lives in virtualboard/arduinoota and shares this package's
 // protocol constants and the Updater error table.
 package ota
