@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/iotbench/iotbench/flasher"
@@ -16,7 +17,7 @@ import (
 // error — never with success and wrong bytes in flash.
 func TestLineNoiseNeverSilentlyCorrupts(t *testing.T) {
 	const runs = 50
-	for _, mode := range []string{"rom", "stub"} {
+	for _, mode := range []string{"rom", "stub", "esp32rom", "esp32reflash"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			var ok, failed, corrupted int
@@ -42,7 +43,15 @@ func TestLineNoiseNeverSilentlyCorrupts(t *testing.T) {
 }
 
 func noisyWrite(t *testing.T, mode string, seed uint64) (string, string) {
-	b := newBoard(t, virtualboard.Config{Noise: virtualboard.Noise{DropRate: 1.0 / 40000, CorruptRate: 1.0 / 40000, Seed: seed}})
+	noise := virtualboard.Noise{DropRate: 1.0 / 40000, CorruptRate: 1.0 / 40000, Seed: seed}
+	cfg := virtualboard.Config{Noise: noise}
+	if strings.HasPrefix(mode, "esp32") {
+		cfg.Chip = "ESP32-C3"
+	}
+	if mode == "esp32reflash" {
+		cfg.Noise = virtualboard.Noise{} // the old image goes in on a clean line
+	}
+	b := newBoard(t, cfg)
 	defer b.Close()
 	b.Reset(true) // BOOT held: the chip waits in its loader
 	port, name := openTransport(t, b, "inprocess")
@@ -50,18 +59,37 @@ func noisyWrite(t *testing.T, mode string, seed uint64) (string, string) {
 	o.Before = flasher.BeforeNoReset
 	size := 8*1024 + int(seed%7)*333
 	verify := flasher.VerifyReadBack
-	if mode == "stub" {
+	switch mode {
+	case "stub":
 		o.StubFile = writeTestStub(t)
 		size = 48*1024 + int(seed%7)*333
 		verify = flasher.VerifyAuto
-	} else {
+	case "esp32rom", "esp32reflash":
+		o.NoStub = true
+		size = 48*1024 + int(seed%7)*333
+		verify = flasher.VerifyAuto
+	default:
 		o.NoStub = true
 	}
 	data := randomBytes(seed+100, size)
 	addr := uint32(0x10000)
 	l, _, err := flasher.Open(context.Background(), port, o)
+	wo := flasher.WriteOptions{Verify: verify}
+	if err == nil && mode == "esp32reflash" {
+		// Fast reflash over a noisy line: a changed sector in the middle
+		// and a wrong --diff-with claim for another one; the MD5 probes
+		// and the final verification travel through the noise too.
+		old := bytes.Clone(data)
+		old[5*4096] ^= 1
+		if err = l.WriteFlash(context.Background(), []flasher.Region{{Addr: addr, Data: old}}, wo); err == nil {
+			b.SetNoise(noise)
+			claimed := bytes.Clone(data)
+			claimed[9*4096] ^= 1
+			wo.Diff = &flasher.DiffOptions{With: map[uint32][]byte{addr: claimed}}
+		}
+	}
 	if err == nil {
-		err = l.WriteFlash(context.Background(), []flasher.Region{{Addr: addr, Data: data}}, flasher.WriteOptions{Verify: verify})
+		err = l.WriteFlash(context.Background(), []flasher.Region{{Addr: addr, Data: data}}, wo)
 	}
 	got := b.Flash().Read(addr, len(data))
 	if err != nil {

@@ -185,9 +185,18 @@ func (l *Loader) FlashID() (uint32, error) {
 	if err := l.attachFlash(); err != nil {
 		return 0, err
 	}
-	id, err := l.RunSPIFlashCommand(flashRDID, nil, 24, 0, 0, 0)
-	if err != nil {
-		return 0, err
+	var id uint32
+	// "Not answering" IDs are read again: the register writes that set up
+	// the transaction carry no checksum, so one damaged on the line runs
+	// some other transaction and leaves W0 as it was.
+	for try := 0; try < 3; try++ {
+		var err error
+		if id, err = l.RunSPIFlashCommand(flashRDID, nil, 24, 0, 0, 0); err != nil {
+			return 0, err
+		}
+		if !flashSilent(id) {
+			break
+		}
 	}
 	l.flashID, l.haveFlashID = id, true
 	return id, nil
@@ -200,8 +209,8 @@ func (l *Loader) FlashSize() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if id == 0xFFFFFF || id == 0 || id == 0xFFFF3F {
-		return 0, fmt.Errorf("the flash chip does not answer (JEDEC ID 0x%06X): check the flash wiring or the strapping pins; pass --flash-size to skip detection", id)
+	if flashSilent(id) {
+		return 0, &ChipError{Msg: fmt.Sprintf("the flash chip does not answer (JEDEC ID 0x%06X): check the flash wiring or the strapping pins; pass --flash-size to skip detection", id)}
 	}
 	n, ok := target.FlashSizeFromJEDEC(byte(id >> 16))
 	if !ok {
@@ -259,7 +268,7 @@ func (l *Loader) FlashPrelude() error {
 	if err != nil {
 		return fmt.Errorf("unable to verify the flash chip connection: %w", err)
 	}
-	if id == 0xFFFFFF || id == 0 || id == 0xFFFF3F {
+	if flashSilent(id) {
 		l.warn("failed to talk to the flash chip (JEDEC ID 0x%06X): reads and writes will fail; check the flash wiring", id)
 	} else {
 		mfr, dev := byte(id), uint16(id>>8)&0xFF<<8|uint16(id>>16)&0xFF
@@ -292,6 +301,9 @@ func (l *Loader) FlashPrelude() error {
 	l.sleep(time.Millisecond)
 	return nil
 }
+
+// flashSilent: JEDEC IDs that mean no flash answered (§12.3).
+func flashSilent(id uint32) bool { return id == 0xFFFFFF || id == 0 || id == 0xFFFF3F }
 
 // isXMCStrict mirrors esptool's list of XMC parts that booted correctly.
 func isXMCStrict(id uint32) bool {
