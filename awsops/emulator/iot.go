@@ -364,6 +364,9 @@ func sortedSet(m map[string]bool) []string {
 }
 
 func (s *Server) caSigner() (*x509.Certificate, crypto.Signer, *apiError) {
+	if s.issuer != nil {
+		return s.issuerCert, s.issuer, nil
+	}
 	ca, err := x509.ParseCertificate(s.st.CACert)
 	if err != nil {
 		return nil, nil, errf(500, "InternalFailureException", "emulator CA: %v", err)

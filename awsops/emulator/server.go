@@ -18,6 +18,7 @@
 package emulator
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -99,6 +100,11 @@ type Server struct {
 	// InvalidRequestException, as AWS does while IAM propagates).
 	RolePropagation time.Duration
 	now             func() time.Time
+
+	// issuerCert and issuer, set by SignWith, replace the emulator's own
+	// CA for device certificates.
+	issuerCert *x509.Certificate
+	issuer     crypto.Signer
 
 	srv *http.Server
 	ln  net.Listener
@@ -245,6 +251,9 @@ func (s *Server) Calls() []string {
 func (s *Server) CACertificate() []byte {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.issuerCert != nil {
+		return append([]byte(nil), s.issuerCert.Raw...)
+	}
 	return append([]byte(nil), s.st.CACert...)
 }
 
