@@ -44,6 +44,9 @@ type certRecord struct {
 	Created  time.Time `json:"created"`
 	NotAfter time.Time `json:"not_after"`
 	PEM      string    `json:"pem"`
+	// Mirror names the control plane a mirrored certificate comes from
+	// (Cloud.Mirror); empty for the local cloud's own.
+	Mirror string `json:"mirror,omitempty"`
 }
 
 func newRegistry() *registry {
