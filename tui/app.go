@@ -262,6 +262,7 @@ func (m *Model) routeBoard(env common.BoardMsg) tea.Cmd {
 		}
 		p.gen = msg.Gen
 		p.monitor.SetRunning(true, "")
+		p.board.MonitorStarted(now)
 		if msg.ResetErr != nil {
 			p.monitor.Note("reset failed: " + msg.ResetErr.Error())
 		}

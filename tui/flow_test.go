@@ -59,7 +59,7 @@ func (p *probe) current() string {
 // events waits until the timeline holds at least n entries containing text.
 func (p *probe) events(t *testing.T, text string, n int) {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
 		p.mu.Lock()
 		tl := p.timeline
@@ -78,7 +78,7 @@ func (p *probe) events(t *testing.T, text string, n int) {
 // waitFor waits until the screen satisfies cond.
 func (p *probe) waitFor(t *testing.T, what string, cond func(screen string) bool) string {
 	t.Helper()
-	deadline := time.After(30 * time.Second)
+	deadline := time.After(60 * time.Second)
 	for {
 		s := p.current()
 		if cond(s) {

@@ -17,6 +17,7 @@ import (
 	"github.com/iotbench/iotbench/serialmon/decode"
 	"github.com/iotbench/iotbench/tui/common"
 	"github.com/iotbench/iotbench/tui/device"
+	"github.com/iotbench/iotbench/tui/internal/keytest"
 )
 
 // Golden files are the screen as text (no colours), so they read in a
@@ -145,8 +146,8 @@ func flashScene(t *testing.T) *Model {
 	p.flash.SetPaths("/work/sketch/.pio/build/d1_mini/firmware.bin", "/work/sketch/data")
 	p.board.Facts(device.Facts{Chip: "ESP8266", Description: "ESP8266EX", MAC: "5c:cf:7f:01:02:03", FlashSize: 4 << 20})
 	m.syncFacts(p)
-	m.Update(keyPress("2"))
-	m.Update(keyPress("w"))
+	m.Update(keytest.Press("2"))
+	m.Update(keytest.Press("w"))
 	evs := []flasher.Event{
 		flasher.ConnectingEvent{Port: "rfc2217://127.0.0.1:4000", Attempt: 1, Of: 7, Strategy: "classic"},
 		flasher.ChipEvent{Chip: "ESP8266", Description: "ESP8266EX", MAC: "5c:cf:7f:01:02:03", CrystalMHz: 26},
@@ -164,11 +165,6 @@ func flashScene(t *testing.T) *Model {
 	return m
 }
 
-func keyPress(s string) tea.KeyPressMsg {
-	r := []rune(s)
-	return tea.KeyPressMsg{Code: r[0], Text: s}
-}
-
 func renderAt(m *Model, w, h int) string {
 	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
 	return ansi.Strip(m.render())
@@ -182,7 +178,7 @@ func TestGolden(t *testing.T) {
 		"flash":   flashScene,
 		"timeline": func(t *testing.T) *Model {
 			m := monitorScene(t)
-			m.Update(keyPress("3"))
+			m.Update(keytest.Press("3"))
 			return m
 		},
 		"noboards": func(t *testing.T) *Model { return sceneModel(t) },

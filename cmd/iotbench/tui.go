@@ -129,7 +129,9 @@ func (a *app) runTUI(ctx context.Context, f tuiFlags) error {
 	n := 0
 	newVirtual := func() (device.Spec, func(), error) {
 		n++
-		b, err := virtual.New(virtual.Options{Speed: f.speed, Stub: true, Name: fmt.Sprintf("virtual:esp8266-%d", n)})
+		// Espressif's OUI, and a MAC of its own for every board.
+		mac := [6]byte{0x18, 0xfe, 0x34, 0xab, 0x34, byte(0x59 + n)}
+		b, err := virtual.New(virtual.Options{Speed: f.speed, Stub: true, MAC: mac, Name: fmt.Sprintf("virtual:esp8266-%d", n)})
 		if err != nil {
 			return device.Spec{}, nil, err
 		}

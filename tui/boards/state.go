@@ -202,6 +202,14 @@ func (b *Board) FlashDone(d device.FlashDone, at time.Time) {
 	}
 }
 
+// MonitorStarted records that the monitor holds the port: a board that
+// was unplugged is back.
+func (b *Board) MonitorStarted(at time.Time) {
+	if b.State == Unplugged {
+		b.set(Unknown, "the port is back: waiting for the board to speak", at)
+	}
+}
+
 // MonitorFailed records that the monitor could not open the port.
 func (b *Board) MonitorFailed(err error, at time.Time) {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, serialmon.ErrPortGone) {

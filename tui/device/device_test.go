@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -59,8 +60,9 @@ func run(t *testing.T, cmd tea.Cmd) tea.Msg {
 	select {
 	case m := <-ch:
 		return m
-	case <-time.After(20 * time.Second):
-		t.Fatal("command did not finish")
+	case <-time.After(60 * time.Second):
+		buf := make([]byte, 1<<20)
+		t.Fatalf("command did not finish; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
 		return nil
 	}
 }
@@ -83,7 +85,7 @@ func (l *serialLog) text() string {
 // lines after it in the same batch are kept for the next call.
 func (l *serialLog) until(t *testing.T, d *device.Device, gen int, pred func(device.Line) bool) device.Line {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		for len(l.pending) > 0 {
 			ln := l.pending[0]
@@ -97,7 +99,7 @@ func (l *serialLog) until(t *testing.T, d *device.Device, gen int, pred func(dev
 			t.Fatalf("session ended; got:\n%s", l.text())
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no such line within 20 s; got:\n%s", l.text())
+			t.Fatalf("no such line within 60 s; got:\n%s", l.text())
 		}
 		m := run(t, d.ReadSerial(gen)).(device.SerialBatch)
 		l.pending = append(l.pending, m.Lines...)

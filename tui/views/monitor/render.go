@@ -151,7 +151,8 @@ func (m *Model) footer(w int) string {
 	case m.mode != modeNone:
 		v := m.field.View()
 		if m.fieldErr != "" {
-			v += " " + st.Error.Render(m.fieldErr)
+			// The reason first: the field may fill the row.
+			v = st.Error.Render(m.fieldErr) + "  " + v
 		}
 		return cut(v, w)
 	case !m.running && m.stopped != "":

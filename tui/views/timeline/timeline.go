@@ -394,7 +394,7 @@ func (m *Model) View() string {
 	case m.typing:
 		foot = m.field.View()
 		if m.fieldErr != "" {
-			foot += " " + st.Error.Render(m.fieldErr)
+			foot = st.Error.Render(m.fieldErr) + "  " + foot
 		}
 	case m.note != "":
 		foot = st.Subtle.Render(m.note)
@@ -412,7 +412,11 @@ func (m *Model) row(e *Entry, w int) string {
 	case w >= 100:
 		portW = 16
 	}
-	port := ansi.Truncate(e.Port, portW, "…")
+	// The end of a port name tells boards apart (ttyUSB0, ttyUSB1).
+	port := e.Port
+	if n := ansi.StringWidth(port); n > portW {
+		port = ansi.TruncateLeft(port, n-portW+1, "…")
+	}
 	text := styles.Marker(e.Severity) + " " + e.Text
 	if e.Severity >= decode.Warning && e.Fix != "" && w >= 120 {
 		text += " — fix: " + e.Fix
