@@ -296,15 +296,16 @@ func (m *Model) routeBoard(env common.BoardMsg) tea.Cmd {
 		m.timeline.Add(timeline.Flash(id, port, now, msg.Events)...)
 		return common.ForBoard(id, p.dev.ReadFlash())
 	case device.FlashDone:
-		p.board.FlashDone(msg, now)
 		p.flash.Update(msg)
+		if device.IsBusy(msg.Err) {
+			// Refused before touching the board: another job has the port.
+			return nil
+		}
+		p.board.FlashDone(msg, now)
 		m.syncFacts(p)
 		m.timeline.Add(timeline.FlashDone(id, port, now, msg))
 		if msg.ELF != "" {
 			p.monitor.SetELF(msg.ELF)
-		}
-		if device.IsBusy(msg.Err) {
-			return nil
 		}
 		// Reset in every case: into the new firmware, or out of the loader
 		// after a failure or a cancel.

@@ -2,12 +2,14 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/iotbench/iotbench/tui/common"
 	"github.com/iotbench/iotbench/tui/device"
 	"github.com/iotbench/iotbench/tui/internal/keytest"
 	"github.com/iotbench/iotbench/tui/virtual"
@@ -87,4 +89,19 @@ func TestNoBoardsThenVirtual(t *testing.T) {
 	tt.keys("V")
 	tt.waitText(t, "virtual:esp8266")
 	tt.waitText(t, "reading 1 temp=")
+}
+
+// A flash refused because another job holds the port leaves the board's
+// state alone and says why in the Flash view.
+func TestFlashRefusedWhileBusy(t *testing.T) {
+	m := monitorScene(t)
+	before := m.panes[0].board.State
+	m.Update(keytest.Press("2"))
+	m.Update(common.BoardMsg{Board: 0, Msg: device.FlashDone{Err: fmt.Errorf("%w: identifying", device.ErrBusy)}})
+	if m.panes[0].board.State != before {
+		t.Fatalf("state moved from %s to %s", before, m.panes[0].board.State)
+	}
+	if s := renderAt(m, 120, 40); !strings.Contains(s, "failed: the board is busy: identifying") {
+		t.Fatalf("no reason shown:\n%s", s)
+	}
 }
