@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/iotbench/iotbench/serialmon/decode"
 	"github.com/iotbench/iotbench/tui/device"
 	"github.com/iotbench/iotbench/tui/virtual"
 	"github.com/iotbench/iotbench/virtualboard"
@@ -197,4 +198,25 @@ func streamRun(b *testing.B, d time.Duration, withTUI bool) streamResult {
 	}
 	fmt.Fprintf(os.Stderr, "tui run: %d lines sent, %d received, %d frames written (%d bytes)\n", sent.Load(), pane.monitor.Lines(), out.writes.Load(), out.bytes.Load())
 	return res
+}
+
+// BenchmarkRenderMonitor is the cost of one frame of the Monitor view at
+// 200×60 with a full scrollback (10,000 entries) and the plotter on; at
+// 60 frames a second, ns/op × 60 is the share of a core rendering takes.
+func BenchmarkRenderMonitor(b *testing.B) {
+	m := NewModel(context.Background(), Options{Boards: []device.Spec{{Port: "/dev/ttyUSB0"}}})
+	m.Init()
+	defer m.Close()
+	m.Update(tea.WindowSizeMsg{Width: 200, Height: 60})
+	f := &logFeed{dec: decode.NewDecoder(decode.Options{}), at: fixedNow, baud: 115200}
+	for i := 0; i < 10; i++ {
+		f.send(m, 0, readings(i*1000, 1000))
+	}
+	if n := m.panes[0].monitor.Len(); n != 10000 {
+		b.Fatalf("scrollback %d", n)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_ = m.View()
+	}
 }
