@@ -466,11 +466,12 @@ func (s *Session) ResetToBootloader() error {
 func (s *Session) reset(loader bool) error {
 	s.mu.Lock()
 	port := s.port
+	appBaud := s.o.Baud // SetBaud may change it
 	s.mu.Unlock()
 	if port == nil {
 		return errors.New("the port is gone: waiting for the board to come back")
 	}
-	if s.o.BootBaud > 0 && s.o.BootBaud != s.o.Baud {
+	if s.o.BootBaud > 0 && s.o.BootBaud != appBaud {
 		s.mu.Lock()
 		s.baud = s.o.BootBaud
 		err := port.SetBaudRate(s.o.BootBaud)
@@ -517,7 +518,7 @@ type bootWatch struct {
 
 var (
 	ebootVer = regexp.MustCompile(`^v[0-9a-f]{8}$`)
-	ebootLd  = regexp.MustCompile(`^[~@]?(cp:-?\d+)?ld$`)
+	ebootLd  = regexp.MustCompile(`^[~@]?(cp:B?-?\d+)?ld$`)
 	romCsum  = regexp.MustCompile(`^csum 0x[0-9a-f]{2}$`)
 )
 
@@ -564,14 +565,16 @@ func (s *Session) checkBoot(now time.Time) {
 		s.mu.Unlock()
 		return
 	}
+	// Switch under the lock: a reset() at this moment sets the boot rate,
+	// and must not have it overwritten by this switch.
 	s.boot = nil
 	s.baud = s.o.Baud
-	port := s.port
-	s.mu.Unlock()
-	if port != nil {
-		port.SetBaudRate(s.o.Baud)
+	baud := s.o.Baud
+	if s.port != nil {
+		s.port.SetBaudRate(baud)
 	}
-	s.status("ROM output over: reading the application at %d baud", s.o.Baud)
+	s.mu.Unlock()
+	s.status("ROM output over: reading the application at %d baud", baud)
 }
 
 // Close ends the session and closes the port.

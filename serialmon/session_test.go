@@ -19,7 +19,10 @@ import (
 // tickApp stands for a sketch: Serial.begin(115200) after the SDK's start
 // up, then one numbered line every 20 ms of board time.
 func tickApp(ctx context.Context, env *virtualboard.AppEnv) {
-	if env.Sleep(ctx, 150*time.Millisecond) != nil {
+	// Start-up before setup() prints (SDK init, Serial.begin, a delay):
+	// 500 ms of board time is 100 ms of real time at ×5, room for the
+	// session to leave the ROM's 74880 on a loaded machine.
+	if env.Sleep(ctx, 500*time.Millisecond) != nil {
 		return
 	}
 	env.Begin(115200)

@@ -96,6 +96,8 @@ With a board on USB:
 		a.virtualBoardCommand(),
 		a.monitorCommand(),
 		a.layoutsCommand(),
+		a.partitionsCommand(),
+		a.mergeBinCommand(),
 		a.fsCommand(),
 		a.awsCommand(),
 		a.cloudCommand(),

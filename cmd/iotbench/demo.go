@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -14,11 +15,11 @@ import (
 
 	"github.com/iotbench/iotbench/awsops"
 	"github.com/iotbench/iotbench/firmware"
-	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/localcloud"
 	"github.com/iotbench/iotbench/provision"
 	"github.com/iotbench/iotbench/virtualboard"
+	"github.com/iotbench/iotbench/virtualboard/arduinoota"
 	"github.com/iotbench/iotbench/virtualboard/twin"
 )
 
@@ -79,28 +80,12 @@ loader's 115200-baud transfer and the firmware's waits do not take long.`,
 	return cmd
 }
 
-// demoImage is a valid ESP8266 image standing for the reference firmware:
-// the virtual board checks and loads it like the ROM does, then runs the
-// firmware twin in its place.
-func demoImage() ([]byte, error) {
-	b, err := image.NewBuilder(image.ChipESP8266)
-	if err != nil {
-		return nil, err
-	}
-	code := make([]byte, 24*1024)
-	x := uint32(0x12345678)
-	for i := range code {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		code[i] = byte(x)
-	}
-	data := []byte(strings.Repeat("iotbench reference firmware (twin)\x00", 32))
-	b.Entry = 0x40100004
-	b.FlashMode, b.FlashSize, b.FlashFreq = "dio", "4MB", "40m"
-	b.Segments = []image.BuildSegment{{Addr: 0x40100000, Data: code}, {Addr: 0x3FFE8000, Data: data[:len(data)&^3]}}
-	return b.Build()
-}
+// The demo's OTA password and sketch version marker (what eboot prints
+// as v%08x).
+const (
+	demoOTAPassword   = "iotbench-demo"
+	demoSketchVersion = 0x1b0d0001
+)
 
 func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep bool) error {
 	env, err := newDemoEnv(speed, fault, 1)
@@ -122,6 +107,7 @@ func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep boo
 // pipeline options that provision them (also used by the benchmarks).
 type demoEnv struct {
 	dir     string
+	ota     []*arduinoota.Device // each board's ArduinoOTA (and eboot)
 	cloud   *localcloud.Cloud
 	broker  *localcloud.Broker
 	boards  []*virtualboard.Board
@@ -136,6 +122,9 @@ func (e *demoEnv) close(keep bool, out *output) {
 	}
 	for _, b := range e.boards {
 		b.Close()
+	}
+	for _, d := range e.ota {
+		d.Close()
 	}
 	if e.broker != nil {
 		e.broker.Close()
@@ -226,8 +215,19 @@ func newDemoEnv(speed float64, fault string, boards int) (env *demoEnv, err erro
 		return "", fmt.Errorf("lookup %s: no such host", h)
 	}
 	opts.Networks = demoNetworks(opts.Networks, ssid, password)
+	l, _ := layout.ESP8266("4M2M")
+	o.OTAPasswordMD5 = fmt.Sprintf("%x", md5.Sum([]byte(demoOTAPassword)))
 	for i := 0; i < boards; i++ {
-		board, err := virtualboard.New(virtualboard.Config{Speed: speed, App: twin.App(opts), MAC: [6]byte{0x18, 0xfe, 0x34, 0xd3, 0x10, byte(0x5e + i)}})
+		// ArduinoOTA on loopback, and eboot in front of the sketch, as the
+		// Arduino core builds it.
+		dev, err := arduinoota.New(arduinoota.Config{Layout: l})
+		if err != nil {
+			return nil, err
+		}
+		env.ota = append(env.ota, dev)
+		bo := opts
+		bo.NewOTA = twin.ArduinoOTA(dev)
+		board, err := virtualboard.New(virtualboard.Config{Speed: speed, App: dev.WithEboot(twin.App(bo)), MAC: [6]byte{0x18, 0xfe, 0x34, 0xd3, 0x10, byte(0x5e + i)}})
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +243,9 @@ func newDemoEnv(speed float64, fault string, boards int) (env *demoEnv, err erro
 		}
 		env.targets = append(env.targets, provision.Target{Name: name, Port: srv.URL()})
 	}
-	app, err := demoImage()
+	// The reference firmware as the core builds it: eboot at 0, the sketch
+	// at 0x1000 (the board runs the twin in its place).
+	app, err := arduinoota.SketchImage(demoSketchVersion, 32<<10)
 	if err != nil {
 		return nil, err
 	}

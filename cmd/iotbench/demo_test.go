@@ -7,6 +7,12 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/iotbench/iotbench/firmware"
+	"github.com/iotbench/iotbench/flasher/ota"
+	"github.com/iotbench/iotbench/provision"
+	"github.com/iotbench/iotbench/virtualboard/arduinoota"
 )
 
 // The README's run command: blank virtual board to a verified publish on
@@ -87,5 +93,56 @@ func TestDemoFaults(t *testing.T) {
 				t.Fatalf("finding without a fix: %+v", fs[0])
 			}
 		})
+	}
+}
+
+// After provisioning, the board takes a new sketch over the air (ArduinoOTA
+// with the password from config.json), eboot copies it into place on the
+// next boot, and the firmware publishes again from its first sequence
+// number.
+func TestDemoBoardUpdatesOverTheAir(t *testing.T) {
+	env, err := newDemoEnv(50, "", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.close(false, nil)
+	res, err := provision.RunAll(context.Background(), env.targets, env.opts, nil)
+	if err != nil || !res[0].Verified {
+		t.Fatalf("provision: %v %+v", err, res[0])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	msgs, err := env.opts.Cloud.Watch(ctx, res[0].Topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := arduinoota.SketchImage(demoSketchVersion+1, 40<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := env.ota[0].Addr()
+	if _, err := ota.Upload(ctx, ota.Options{Host: addr.IP.String(), Port: addr.Port, Password: "wrong"}, next, nil); err == nil {
+		t.Fatal("upload with a wrong password accepted")
+	}
+	done := time.Now()
+	if _, err := ota.Upload(ctx, ota.Options{Host: addr.IP.String(), Port: addr.Port, Password: demoOTAPassword}, next, nil); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			t.Fatal("no publish after the update")
+		case m := <-msgs:
+			p, err := firmware.ParsePayload(m.Payload)
+			if err != nil || m.At.Before(done) || p.Seq != 0 {
+				continue // the old run's messages
+			}
+			// The new sketch is in place: its version marker at 0x1000+16.
+			got := env.boards[0].Flash().Read(0x1000+16, 4)
+			if v := uint32(got[0]) | uint32(got[1])<<8 | uint32(got[2])<<16 | uint32(got[3])<<24; v != demoSketchVersion+1 {
+				t.Fatalf("after the update the sketch at 0x1000 is v%08x", v)
+			}
+			return
+		}
 	}
 }

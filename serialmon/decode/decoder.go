@@ -513,7 +513,7 @@ func (d *Decoder) startBlock(line string, at time.Time) block {
 var (
 	reROMHalt  = regexp.MustCompile(`^(ets_main\.c.*|flash read err.*|waiting for host|unknown reset|user code done|invalid header.*|csum err:.*)$`)
 	reEbootVer = regexp.MustCompile(`^v([0-9a-f]{8})$`)
-	reEboot    = regexp.MustCompile(`^([~@]?)(cp:(-?\d+)|ld|e:(\d+))$`)
+	reEboot    = regexp.MustCompile(`^([~@]?)(cp:B?(-?\d+)|ld|e:(\d+))$`)
 	reSDK      = regexp.MustCompile(`^(rf cal sector: \d+|freq trace enable \d+|rf\[\d+\] ?: ?\d+|SDK ver: .*|mode : .*|add if\d+|f r0, .*)$`)
 )
 

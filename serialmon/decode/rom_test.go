@@ -349,3 +349,13 @@ func TestESP32ResetCountsOnce(t *testing.T) {
 	evs = d.Line("ets Jun  8 2016 00:22:57", t0.Add(3*time.Second))
 	one(t, evs, KindBootLoop)
 }
+
+// eboot prints "@cp:B0" when the copy left its own sector alone, the usual
+// case after an OTA update (eboot.c copy_raw).
+func TestEbootCopyUnchangedBootSector(t *testing.T) {
+	d := NewDecoder(Options{})
+	evs := d.Line("@cp:B0", time.Time{})
+	if len(evs) != 1 || evs[0].Kind != KindBootEboot || evs[0].Fields["result"] != "0" || evs[0].Severity != Notice {
+		t.Fatalf("@cp:B0 decoded as %+v", evs)
+	}
+}

@@ -166,6 +166,74 @@ func (h *policyHook) OnPacketRead(cl *mochi.Client, pk packets.Packet) (packets.
 	return pk, nil
 }
 
+// drainListener is a TLS listener for mochi that can be stopped before the
+// server: mochi's Close counts clients with a WaitGroup that attachClient
+// adds to, so a connection accepted while Close waits is a data race
+// (the twins keep reconnecting until the very end of a fault test). Adds
+// here happen only in the accept loop, so after it has stopped, waiting
+// for every establish call to return leaves mochi nothing to race with.
+type drainListener struct {
+	id     string
+	cfg    *tls.Config
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	wg     sync.WaitGroup
+	served chan struct{}
+	once   sync.Once
+}
+
+func (l *drainListener) ID() string       { return l.id }
+func (l *drainListener) Address() string  { return l.ln.Addr().String() }
+func (l *drainListener) Protocol() string { return "tcp" }
+
+func (l *drainListener) Init(*slog.Logger) error {
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", l.cfg)
+	l.ln, l.conns, l.served = ln, map[net.Conn]struct{}{}, make(chan struct{})
+	return err
+}
+
+func (l *drainListener) Serve(establish listeners.EstablishFn) {
+	defer close(l.served)
+	for {
+		c, err := l.ln.Accept()
+		if err != nil {
+			return
+		}
+		l.mu.Lock()
+		l.conns[c] = struct{}{}
+		l.wg.Add(1)
+		l.mu.Unlock()
+		go func() {
+			defer l.wg.Done()
+			establish(l.id, c)
+			l.mu.Lock()
+			delete(l.conns, c)
+			l.mu.Unlock()
+			c.Close()
+		}()
+	}
+}
+
+// stop ends accepting and every connection, and waits for them.
+func (l *drainListener) stop() {
+	l.once.Do(func() {
+		l.ln.Close()
+		<-l.served
+		l.mu.Lock()
+		for c := range l.conns {
+			c.Close()
+		}
+		l.mu.Unlock()
+		l.wg.Wait()
+	})
+}
+
+func (l *drainListener) Close(closeClients listeners.CloseFn) {
+	closeClients(l.id)
+	l.stop()
+}
+
 // startBroker runs mochi on 127.0.0.1:0 with mutual TLS (the device CA as
 // the only client CA) and records what reaches filter.
 func startBroker(t testing.TB, p *pki, o brokerOpts, filter string) *broker {
@@ -179,14 +247,17 @@ func startBroker(t testing.TB, p *pki, o brokerOpts, filter string) *broker {
 	if err := srv.AddHook(&policyHook{o: o}, nil); err != nil {
 		t.Fatal(err)
 	}
-	l := listeners.NewTCP(listeners.Config{ID: "mtls", Address: "127.0.0.1:0", TLSConfig: cfg})
+	l := &drainListener{id: "mtls", cfg: cfg}
 	if err := srv.AddListener(l); err != nil {
 		t.Fatal(err)
 	}
 	if err := srv.Serve(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		l.stop()
+		srv.Close()
+	})
 	_, ps, _ := net.SplitHostPort(l.Address())
 	port, _ := strconv.Atoi(ps)
 	b := &broker{srv: srv, port: port, got: make(chan struct{}, 1)}
