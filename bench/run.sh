@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# Real-time transfer benchmarks against the virtual board (about two
-# minutes). Figures go to bench/README.md by hand, with the date and
-# machine, because shared machines are noisy: compare ratios from one run.
+# Real-time benchmarks (virtual boards at ×1, peers on loopback). Each runs
+# once; bench/README.md records the latest figures. Not part of CI: they
+# take minutes and machines here are shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-go test -run '^$' -bench 'BenchmarkROMWrite1MiB115200|BenchmarkStubWrite1MiB921600' -benchtime 1x -count "${COUNT:-1}" ./flasher/ | tee "${OUT:-/dev/stderr}"
+run() { go test -run '^$' -bench "$1" -benchtime 1x -count "${COUNT:-1}" "$2" | tee -a "${OUT:-/dev/stderr}"; }
+run 'BenchmarkROMWrite1MiB115200|BenchmarkStubWrite1MiB921600|BenchmarkESP32Reflash1MiB921600|BenchmarkESP32ProbeStrategies' ./flasher/
+run 'BenchmarkBuild1MB60Files' ./flasher/spiffs/
+run 'BenchmarkOTAUpload500KB' ./flasher/ota/
+run 'BenchmarkFlood' ./mqttview/
+run 'BenchmarkMonitor2Mbaud|BenchmarkProvisionRealTime' ./cmd/iotbench/
+IOTBENCH_BENCH_SECONDS=${IOTBENCH_BENCH_SECONDS:-10} run 'BenchmarkTUI2Mbaud' ./tui/
