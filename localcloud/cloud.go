@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/iotbench/iotbench/awsops/policy"
@@ -496,9 +497,17 @@ func (c *Cloud) SetCertificateStatus(id, status string) error {
 	})
 }
 
+// viewerMu serialises ViewerIdentity within the process.
+var viewerMu sync.Mutex
+
 // ViewerIdentity returns the operator's viewer certificate and key,
 // issuing them the first time (kept 0600 under the data directory).
 func (c *Cloud) ViewerIdentity(ctx context.Context) (tls.Certificate, error) {
+	// Viewers started together (boards provisioned in parallel) must not
+	// each issue one: every issue deactivates the viewer certificates
+	// before it, so all viewers but the last would be refused.
+	viewerMu.Lock()
+	defer viewerMu.Unlock()
 	dir := filepath.Join(c.dir, "viewer")
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if cert, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
