@@ -158,8 +158,8 @@ func TestAWSEmulatorPathBlankToVerified(t *testing.T) {
 	if err != nil || !d.Allowed || !strings.Contains(d.Reason, localcloud.MirrorPolicyName(ab.source, awsops.DefaultPolicyName)) {
 		t.Fatalf("the broker's publish decision %+v (%v) is not the mirrored AWS policy's", d, err)
 	}
-	if ab.br.stored(t, res.Thing) == 0 {
-		t.Fatal("the broker stored no telemetry from the board")
+	if !ab.br.connectedAs(res.Thing) {
+		t.Fatalf("the broker saw no connection from the board as its thing: %+v", ab.br.events("connected"))
 	}
 
 	// Again: awsops finds everything in place and creates nothing, the
