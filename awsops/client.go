@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -68,7 +71,8 @@ type Client struct {
 	sts    *sts.Client
 	Ledger *Ledger
 
-	ident *Identity
+	identMu sync.Mutex // boards provisioned in parallel share the client
+	ident   *Identity
 	// crash, when set by tests, is called at every checkpoint of the
 	// provisioning flow; an error stops the flow there as if the process
 	// had been killed.
@@ -130,6 +134,9 @@ func New(ctx context.Context, o Options) (*Client, error) {
 			// A bench provisions a handful of things: a client-side retry
 			// budget would only turn a long throttle into a failure.
 			so.RateLimiter = ratelimit.None
+			// A refused connection or a name that does not resolve is not
+			// a blip: say so now instead of after a minute of backoff.
+			so.Retryables = append([]retry.IsErrorRetryable{unreachable{}}, retry.DefaultRetryables...)
 		})
 	}))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
@@ -196,6 +203,8 @@ func traceMiddleware(trace func(string)) middleware.DeserializeMiddleware {
 
 // Identity asks STS who the credentials are (cached).
 func (c *Client) Identity(ctx context.Context) (*Identity, error) {
+	c.identMu.Lock()
+	defer c.identMu.Unlock()
 	if c.ident != nil {
 		return c.ident, nil
 	}
@@ -212,6 +221,10 @@ func (c *Client) Identity(ctx context.Context) (*Identity, error) {
 	return id, nil
 }
 
+// Credentials are the credentials the client signs with (the viewer's
+// SigV4 WebSocket uses the same).
+func (c *Client) Credentials() aws.CredentialsProvider { return c.cfg.Credentials }
+
 func (c *Client) classify(op string, err error) error { return classify(op, c.cfg.Region, err) }
 
 // checkpoint is where a test may stop the flow.
@@ -220,4 +233,20 @@ func (c *Client) checkpoint(point string) error {
 		return c.crash(point)
 	}
 	return nil
+}
+
+// unreachable stops retries of errors that waiting does not cure: the
+// endpoint refusing connections (wrong --endpoint-url, a proxy down) or
+// its name not resolving (wrong region spelling, no DNS).
+type unreachable struct{}
+
+func (unreachable) IsErrorRetryable(err error) aws.Ternary {
+	var dns *net.DNSError
+	if errors.As(err, &dns) && dns.IsNotFound {
+		return aws.FalseTernary
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return aws.FalseTernary
+	}
+	return aws.UnknownTernary
 }

@@ -7,12 +7,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/iotbench/iotbench/awsops/awstest"
@@ -294,3 +296,28 @@ func TestRuleNames(t *testing.T) {
 }
 
 func jsonNumber(s string) any { return json.Number(s) }
+
+// An endpoint that refuses connections fails at once with a clear error,
+// not after the throttling retries (issue 8: AWS unreachable is a finding,
+// never a hang).
+func TestUnreachableIsNotRetried(t *testing.T) {
+	b := awstest.Emulator(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	c, err := New(context.Background(), Options{Region: "eu-west-1", EndpointURL: closed, Credentials: b.Credentials(), DisableIMDS: true, LedgerDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Identity(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "cannot reach AWS") {
+		t.Fatalf("err = %v", err)
+	}
+	var tooMany *retry.MaxAttemptsError
+	if errors.As(err, &tooMany) {
+		t.Fatalf("a refused connection was retried %d times", tooMany.Attempt)
+	}
+}

@@ -14,7 +14,7 @@ import (
 )
 
 func (a *app) doctorCommand() *cobra.Command {
-	var logFile, thing, cloud, cloudDir string
+	var logFile, thing, cloud, cloudDir, profile, region string
 	var duration time.Duration
 	cmd := &cobra.Command{
 		Use:   "doctor [PORT]",
@@ -43,7 +43,7 @@ wrong, 8 when there is a finding to act on.`,
 			var cl provision.Cloud
 			// A saved log alone needs no cloud; a thing or a live board does.
 			if cloud != "none" && (logFile == "" || thing != "") {
-				c, stop, err := a.doctorCloud(cloud, cloudDir)
+				c, stop, err := a.doctorCloud(ctx, cloud, cloudDir, profile, region)
 				if err != nil {
 					return err
 				}
@@ -83,7 +83,9 @@ wrong, 8 when there is a finding to act on.`,
 	fl := cmd.Flags()
 	fl.StringVar(&logFile, "log", "", "diagnose this saved log instead of a live board")
 	fl.StringVar(&thing, "thing", "", "with --log: also ask the cloud about this thing")
-	fl.StringVar(&cloud, "cloud", "local", "the cloud to ask: local, or none")
+	fl.StringVar(&cloud, "cloud", "local", "the cloud to ask: local, aws, or none")
+	fl.StringVar(&profile, "profile", "", "with --cloud aws: AWS profile")
+	fl.StringVar(&region, "region", "", "with --cloud aws: AWS region")
 	fl.StringVar(&cloudDir, "cloud-dir", "", "local cloud data directory (default $XDG_DATA_HOME/iotbench/localcloud)")
 	fl.DurationVar(&duration, "duration", 60*time.Second, "how long to follow a live board after resetting it")
 	return cmd
@@ -92,8 +94,14 @@ wrong, 8 when there is a finding to act on.`,
 // doctorCloud opens the cloud to ask, without starting anything: the
 // doctor reports the world as it is (a local cloud that is not served is
 // itself a finding).
-func (a *app) doctorCloud(kind, dir string) (provision.Cloud, func(), error) {
+func (a *app) doctorCloud(ctx context.Context, kind, dir, profile, region string) (provision.Cloud, func(), error) {
 	switch kind {
+	case "aws":
+		c, done, err := a.awsClient(ctx, &awsFlags{profile: profile, region: region})
+		if err != nil {
+			return nil, nil, err
+		}
+		return provision.NewAWSCloud(c, c.Credentials()), done, nil
 	case "local":
 		c, err := a.openLocalCloud(dir)
 		if err != nil {
@@ -106,7 +114,7 @@ func (a *app) doctorCloud(kind, dir string) (provision.Cloud, func(), error) {
 		}
 		return lc, func() { c.Close() }, nil
 	}
-	return nil, nil, usagef("--cloud %q: use local or none", kind)
+	return nil, nil, usagef("--cloud %q: use local, aws or none", kind)
 }
 
 // registryOnly is the local cloud when its broker is not running: facts

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/iotbench/iotbench/awsops"
 	"github.com/iotbench/iotbench/doctor"
 	"github.com/iotbench/iotbench/firmware"
 	"github.com/iotbench/iotbench/flasher"
@@ -52,6 +53,7 @@ func init() {
 // provisionFlags are what provision and demo share.
 type provisionFlags struct {
 	cloud, cloudDir, brokerAddr, advertise string
+	awsProfile, awsRegion, awsCA           string
 	thing, keyType                         string
 	wifiSSID, wifiPasswordFile             string
 	layout, fs, app                        string
@@ -98,9 +100,12 @@ The board must run firmware that reads these files: the reference sketch
 
 func (a *app) provisionFlagSet(cmd *cobra.Command, f *provisionFlags) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.cloud, "cloud", "local", "where the thing lives: local (the built-in cloud)")
+	fl.StringVar(&f.cloud, "cloud", "local", "where the thing lives: local (the built-in cloud) or aws (AWS IoT Core)")
+	fl.StringVar(&f.awsProfile, "profile", "", "with --cloud aws: AWS profile from ~/.aws/config (default: $AWS_PROFILE or the default profile)")
+	fl.StringVar(&f.awsRegion, "region", "", "with --cloud aws: AWS region, e.g. eu-west-1 (default: $AWS_REGION or the profile's)")
+	fl.StringVar(&f.awsCA, "ca", awsops.RootCA1, "with --cloud aws: the Amazon root written as ca.der: AmazonRootCA1 (RSA) or AmazonRootCA3 (EC)")
 	fl.StringVar(&f.cloudDir, "cloud-dir", "", "local cloud data directory (default $XDG_DATA_HOME/iotbench/localcloud)")
-	fl.StringVar(&f.brokerAddr, "broker-addr", "0.0.0.0:8883", "where to run the local broker when `iotbench cloud serve` is not running")
+	fl.StringVar(&f.brokerAddr, "broker-addr", "0.0.0.0:8883", "where to run the local broker when iotbench cloud serve is not running")
 	fl.StringVar(&f.advertise, "advertise", "", "host name or address boards connect to (default: this host's LAN address)")
 	fl.StringVar(&f.thing, "thing", "", "thing name (default: from the chip and MAC, e.g. esp8266-a1b2c3; one board only)")
 	fl.StringVar(&f.keyType, "key-type", "", "device key: ec (P-256) or rsa (2048); default: the cloud's")
@@ -186,8 +191,21 @@ func (a *app) pipelineOptions(f *provisionFlags) (provision.Options, error) {
 
 // openCloud opens the cloud the flags name. The returned stop releases
 // what it started (an in-process broker).
-func (a *app) openCloud(f *provisionFlags) (provision.Cloud, func(), error) {
+func (a *app) openCloud(ctx context.Context, f *provisionFlags) (provision.Cloud, func(), error) {
 	switch f.cloud {
+	case "aws":
+		c, done, err := a.awsClient(ctx, &awsFlags{profile: f.awsProfile, region: f.awsRegion})
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, err := awsops.RootCAPEM(f.awsCA); err != nil {
+			done()
+			return nil, nil, usagef("--ca: %v", err)
+		}
+		ac := provision.NewAWSCloud(c, c.Credentials())
+		ac.CA = f.awsCA
+		a.out.say("AWS IoT Core in %s: boards get the account's iot:Data-ATS endpoint; the first publish is watched over a SigV4 WebSocket", c.Region())
+		return ac, done, nil
 	case "local":
 		c, err := a.openLocalCloud(f.cloudDir)
 		if err != nil {
@@ -207,7 +225,7 @@ func (a *app) openCloud(f *provisionFlags) (provision.Cloud, func(), error) {
 		a.out.say("Local cloud broker on %s (boards connect to %s:%d)", b.Addr(), host, port)
 		return lc, func() { b.Close(); c.Close() }, nil
 	}
-	return nil, nil, usagef("--cloud %q: use local", f.cloud)
+	return nil, nil, usagef("--cloud %q: use local or aws", f.cloud)
 }
 
 // cloudError marks failures of the cloud side (exit code 7).
@@ -273,7 +291,7 @@ func (a *app) runProvision(ctx context.Context, f *provisionFlags, args []string
 	if len(ts) > 1 && f.thing != "" {
 		return usagef("--thing names one board; with several boards each gets a name from its MAC")
 	}
-	cloud, stop, err := a.openCloud(f)
+	cloud, stop, err := a.openCloud(ctx, f)
 	if err != nil {
 		return err
 	}
