@@ -376,3 +376,31 @@ func TestExamine(t *testing.T) {
 		}
 	}
 }
+
+// A firmware that crashes at start-up: the board resets in a loop, the
+// pipeline stops waiting and the doctor names the crash, decoded.
+func TestPipelineBootLoop(t *testing.T) {
+	c := newTestCloud(t)
+	crash := func(ctx context.Context, env *virtualboard.AppEnv) {
+		env.Begin(firmware.SerialBaud)
+		env.Sleep(ctx, time.Second)
+		env.Print("\r\n#IB boot app=test ver=0 reason=2\r\n")
+		env.Print("\r\nException (28):\r\nepc1=0x40201234 epc2=0x00000000 epc3=0x00000000 excvaddr=0x00000000 depc=0x00000000\r\n\r\n>>>stack>>>\r\n\r\nctx: cont\r\nsp: 3ffffdc0 end: 3fffffc0 offset: 0190\r\n3ffffdd0:  40201234 00000000 00000000 00000000\r\n<<<stack<<<\r\n\r\n")
+		env.Flush(ctx)
+		env.Restart()
+	}
+	_, tgt := board(t, crash, 50)
+	o := options(t, c, appImage(t))
+	res := Run(context.Background(), tgt, o, nil)
+	if res.Verified {
+		t.Fatal("verified a crashing board")
+	}
+	top := res.Report.Top()
+	if top.Code != doctor.SymCrash || !strings.Contains(top.Summary, "28") {
+		t.Fatalf("top finding %s: %s\n%+v", top.Code, top.Summary, res.Report.Findings)
+	}
+	last := res.Steps[len(res.Steps)-1]
+	if last.Status != KindFailed {
+		t.Fatalf("last step %+v", last)
+	}
+}

@@ -28,6 +28,7 @@ import (
 type notVerifiedError struct {
 	n, of int
 	what  string // overrides the message
+	code  int    // the exit code (default exitNotVerified)
 }
 
 func (e *notVerifiedError) Error() string {
@@ -44,6 +45,9 @@ func init() {
 	exitClassifiers = append(exitClassifiers, func(err error) (int, bool) {
 		var nv *notVerifiedError
 		if errors.As(err, &nv) {
+			if nv.code != 0 {
+				return nv.code, true
+			}
 			return exitNotVerified, true
 		}
 		return 0, false
@@ -291,6 +295,14 @@ func (a *app) runProvision(ctx context.Context, f *provisionFlags, args []string
 	if len(ts) > 1 && f.thing != "" {
 		return usagef("--thing names one board; with several boards each gets a name from its MAC")
 	}
+	// A path that is not there fails now, before a cloud is started.
+	for _, t := range ts {
+		if !strings.Contains(t.Port, "://") {
+			if _, err := os.Stat(t.Port); err != nil {
+				return &portError{fmt.Errorf("%s: no such port; list ports with `iotbench ports`", t.Port)}
+			}
+		}
+	}
 	cloud, stop, err := a.openCloud(ctx, f)
 	if err != nil {
 		return err
@@ -321,9 +333,35 @@ func (a *app) provisionAndReport(ctx context.Context, ts []provision.Target, o p
 		a.out.result(map[string]any{"boards": results, "verified": failed == 0})
 	}
 	if failed > 0 {
-		return &notVerifiedError{n: failed, of: len(results)}
+		return &notVerifiedError{n: failed, of: len(results), code: failureCode(results)}
 	}
 	return nil
+}
+
+// failureCode: when every failed board stopped at the same early step,
+// the exit code says which (no port, no loader answering); failures once
+// the board is reached are "not verified".
+func failureCode(results []*provision.Result) int {
+	code := 0
+	for _, r := range results {
+		if r.Verified {
+			continue
+		}
+		c := exitNotVerified
+		if n := len(r.Steps); n > 0 && r.Steps[n-1].Status == provision.KindFailed {
+			switch r.Steps[n-1].Step {
+			case provision.StepPort:
+				c = exitPort
+			case provision.StepChip:
+				c = exitConnect
+			}
+		}
+		if code != 0 && code != c {
+			return exitNotVerified
+		}
+		code = c
+	}
+	return code
 }
 
 // provisionRenderer prints pipeline events: one line per finished step,

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -151,6 +152,28 @@ func cmdMkimage(ts *testscript.TestScript, neg bool, args []string) {
 
 // exitcode N ARGS...: run iotbench ARGS and check the exit code
 // (testscript's exec only tells zero from non-zero).
+// scriptEnv is the environment for a command run by a script command: the
+// test process's, without anything that could reach a real cloud or a
+// real ledger (AWS_*, IOTBENCH_*, XDG_*), plus what the script set.
+func scriptEnv(ts *testscript.TestScript) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "AWS_") || strings.HasPrefix(k, "IOTBENCH_") || strings.HasPrefix(k, "XDG_") || k == "PATH" || k == "HOME" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	for _, k := range []string{"PATH", "HOME", "IOTBENCH_PORT", "IOTBENCH_DATA_DIR", "IOTBENCH_WIFI_SSID", "IOTBENCH_WIFI_PASSWORD",
+		"AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+		"AWS_SESSION_TOKEN", "AWS_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"} {
+		if v := ts.Getenv(k); v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
 func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	want, err := strconv.Atoi(args[0])
 	ts.Check(err)
@@ -158,7 +181,7 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	cmd := exec.Command(path, args[1:]...)
 	cmd.Dir = ts.MkAbs(".")
-	cmd.Env = append(os.Environ(), "PATH="+ts.Getenv("PATH"), "IOTBENCH_PORT="+ts.Getenv("IOTBENCH_PORT"), "HOME="+ts.Getenv("HOME"))
+	cmd.Env = scriptEnv(ts)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
