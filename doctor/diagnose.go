@@ -8,6 +8,10 @@ import (
 type Input struct {
 	// Lines the board printed since its last reset (or a saved log).
 	Lines []Line
+	// NoSerial: there is no serial evidence at all (diagnosing a ledger
+	// entry without the board), as opposed to a board that printed
+	// nothing.
+	NoSerial bool
 	// Decode options: the chip, the ELF's symbols for crash frames.
 	Decode decode.Options
 	// Cloud facts (nil: the cloud was not checked).
@@ -24,7 +28,12 @@ type Input struct {
 
 // Diagnose joins the three sources into a ranked report.
 func Diagnose(in Input) Report {
-	fs, reached, events := serialFindings(in.Lines, in.Decode)
+	var fs []Finding
+	var reached Step
+	var events []decode.Event
+	if !in.NoSerial {
+		fs, reached, events = serialFindings(in.Lines, in.Decode)
+	}
 	if in.Probe != nil && in.Probe.Files != nil && in.Probe.Files.BoardTime.IsZero() {
 		f := *in.Probe.Files
 		f.BoardTime = epochOf(events)

@@ -200,3 +200,17 @@ func TestFileStatusLine(t *testing.T) {
 		t.Fatalf("top %s: %s / %s", top.Code, top.Summary, top.Fix)
 	}
 }
+
+// Without the board (a ledger entry): cloud facts alone, no claim that the
+// board printed nothing.
+func TestNoSerialEvidence(t *testing.T) {
+	r := Diagnose(Input{NoSerial: true, Cloud: &CloudFacts{Cloud: "local", Thing: "x", CertChecked: true, CertFound: true, CertStatus: "ACTIVE", CertAttached: true,
+		ClientID: "x", Topic: "iotbench/x/telemetry", Connect: &Decision{Allowed: true}, Publish: &Decision{Allowed: true}}})
+	if !r.Healthy || r.Has(SymSilent) {
+		t.Fatalf("healthy identity without serial evidence: %s", dump(r))
+	}
+	r = Diagnose(Input{NoSerial: true, Cloud: &CloudFacts{Cloud: "local", Thing: "x", CertChecked: true, CertFound: true, CertStatus: "REVOKED", CertID: "c"}})
+	if r.Top() == nil || r.Top().Code != "cert.inactive" {
+		t.Fatalf("revoked: %s", dump(r))
+	}
+}

@@ -264,7 +264,9 @@ func (a *AWSCloud) Facts(ctx context.Context, q FactsQuery) *doctor.CloudFacts {
 	} else {
 		want = ep
 	}
-	if want != "" {
+	// Without the endpoint the board uses (a ledger entry from elsewhere)
+	// there is nothing to compare.
+	if want != "" && q.Endpoint != "" {
 		f.EndpointChecked, f.Endpoint, f.WantEndpoint, f.EndpointKind = true, q.Endpoint, want, EndpointKind(q.Endpoint)
 	}
 	return f

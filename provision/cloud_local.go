@@ -179,8 +179,9 @@ func (l *LocalCloud) Facts(ctx context.Context, q FactsQuery) *doctor.CloudFacts
 			f.Publish = &doctor.Decision{Allowed: d.Allowed, Reason: d.Reason}
 		}
 	}
-	host, _ := l.endpoint()
-	f.EndpointChecked, f.Endpoint, f.WantEndpoint, f.EndpointKind = true, q.Endpoint, host, "local"
+	if host, _ := l.endpoint(); q.Endpoint != "" {
+		f.EndpointChecked, f.Endpoint, f.WantEndpoint, f.EndpointKind = true, q.Endpoint, host, "local"
+	}
 
 	l.mu.Lock()
 	for _, e := range l.events {

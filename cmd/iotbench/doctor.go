@@ -33,6 +33,9 @@ each with its evidence and a concrete fix.
   iotbench doctor --log board.log       a log saved with iotbench monitor --log
   iotbench doctor --log board.log --thing esp8266-a1b2c3
                                         ... plus the cloud's view of that thing
+  iotbench doctor --thing esp8266-a1b2c3
+                                        a provisioned thing without its board:
+                                        what the cloud and the ledger say
 
 Examining a board creates and writes nothing; the ledger (from iotbench
 provision) says which thing it should be. Exit code 0 when nothing is
@@ -55,6 +58,9 @@ wrong, 8 when there is a finding to act on.`,
 					return usagef("--log diagnoses a saved log; leave out the PORT")
 				}
 				return a.doctorLog(ctx, logFile, thing, cl)
+			}
+			if thing != "" && len(args) == 0 && a.port == "" {
+				return a.doctorThing(ctx, thing, cl)
 			}
 			ts, err := a.targets(args, false)
 			if err != nil {
@@ -141,6 +147,29 @@ func (a *app) doctorLog(ctx context.Context, path, thing string, cl provision.Cl
 		in.Cloud = cl.Facts(ctx, provision.FactsQuery{Thing: thing, ClientID: thing, Topic: topic, CertificateID: a.activeCert(ctx, cl, thing)})
 	}
 	rep := doctor.Diagnose(in)
+	return a.printReport(&rep, false)
+}
+
+// doctorThing diagnoses a ledger entry without the board: the cloud's
+// view of the thing (certificate, attachment, policy verdicts, endpoint).
+func (a *app) doctorThing(ctx context.Context, thing string, cl provision.Cloud) error {
+	if cl == nil {
+		return usagef("--thing without a board needs a cloud to ask: --cloud local or aws")
+	}
+	q := provision.FactsQuery{Thing: thing, ClientID: thing, Topic: firmware.TelemetryTopic(thing)}
+	if led, err := provision.OpenLedger(""); err == nil {
+		if recs, err := led.All(); err == nil {
+			for _, r := range recs {
+				if r.Thing == thing {
+					q.CertificateID, q.Endpoint = r.CertificateID, r.Endpoint
+				}
+			}
+		}
+	}
+	if q.CertificateID == "" {
+		q.CertificateID = a.activeCert(ctx, cl, thing)
+	}
+	rep := doctor.Diagnose(doctor.Input{NoSerial: true, Cloud: cl.Facts(ctx, q)})
 	return a.printReport(&rep, false)
 }
 
