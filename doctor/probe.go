@@ -3,8 +3,6 @@ package doctor
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -73,7 +71,7 @@ func ProbeFiles(f Files, boardTime time.Time) *FilesProbe {
 	}
 	if f.Key == nil {
 		p.Missing = append(p.Missing, firmware.KeyFile)
-	} else if k, err := parseDERKey(f.Key); err != nil {
+	} else if k, err := firmware.ParseDeviceKey(f.Key); err != nil {
 		p.KeyErr = err.Error()
 	} else {
 		key = k
@@ -93,31 +91,6 @@ func ProbeFiles(f Files, boardTime time.Time) *FilesProbe {
 		p.CASignsCert = cert.CheckSignatureFrom(ca) == nil
 	}
 	return p
-}
-
-// parseDERKey accepts what BearSSL's key decoder accepts: raw RSA
-// (PKCS#1), raw EC (SEC 1) and unencrypted PKCS#8.
-func parseDERKey(der []byte) (crypto.Signer, error) {
-	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
-		return k, nil
-	}
-	if k, err := x509.ParseECPrivateKey(der); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, errors.New("not an RSA (PKCS#1), EC (SEC 1) or PKCS#8 private key in DER")
-	}
-	s, ok := k.(crypto.Signer)
-	if !ok {
-		return nil, fmt.Errorf("unsupported private key type %T", k)
-	}
-	switch s.(type) {
-	case *rsa.PrivateKey, *ecdsa.PrivateKey:
-	default:
-		return nil, fmt.Errorf("private key type %T: BearSSL on the board takes RSA or EC keys only", k)
-	}
-	return s, nil
 }
 
 func publicKeysEqual(a, b crypto.PublicKey) bool {
@@ -166,7 +139,7 @@ func ProbeTLS(ctx context.Context, endpoint string, f Files, now time.Time, dial
 		cfg.RootCAs = x509.NewCertPool() // no anchors: nothing verifies, as on the board
 	}
 	if f.Cert != nil && f.Key != nil {
-		key, err := parseDERKey(f.Key)
+		key, err := firmware.ParseDeviceKey(f.Key)
 		if err != nil {
 			p.Class, p.Err = "files", "private.der: "+err.Error()
 			return p

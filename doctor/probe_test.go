@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/iotbench/iotbench/firmware"
 )
 
 type pki struct {
@@ -173,11 +175,11 @@ func TestProbeFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := parseDERKey(x509.MarshalPKCS1PrivateKey(rsaKey)); err != nil {
+	if _, err := firmware.ParseDeviceKey(x509.MarshalPKCS1PrivateKey(rsaKey)); err != nil {
 		t.Fatalf("PKCS#1 RSA refused: %v", err)
 	}
 	pk8, _ := x509.MarshalPKCS8PrivateKey(rsaKey)
-	if _, err := parseDERKey(pk8); err != nil {
+	if _, err := firmware.ParseDeviceKey(pk8); err != nil {
 		t.Fatalf("PKCS#8 refused: %v", err)
 	}
 	p = ProbeFiles(Files{Cert: device.der, Key: []byte("-----BEGIN RSA PRIVATE KEY-----"), CA: nil}, time.Time{})

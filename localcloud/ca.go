@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/iotbench/iotbench/internal/xdg"
 )
 
 // certsExpire is when device certificates end: the date AWS IoT gives the
@@ -322,31 +324,13 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && ae.Equal(b)
 }
 
-// writeFileAtomic never leaves a half-written file under the final name,
-// and creates the file with its final mode (a key is never world-readable,
-// not even for a moment).
+// writeFileAtomic writes into a directory it creates 0700 if needed,
+// through xdg.WriteFileAtomic: never a half-written file under the final
+// name, and the final mode from the first byte (a key is never readable
+// by others, not even for a moment).
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return xdg.WriteFileAtomic(path, data, mode)
 }

@@ -15,24 +15,7 @@ import (
 // and reports what it saw with the doctor's diagnosis. A board the ledger
 // does not know is still examined from its log alone.
 func Examine(ctx context.Context, t Target, o Options, emit func(Event)) *Result {
-	o.defaults()
-	if emit == nil {
-		emit = func(Event) {}
-	}
-	if t.Name == "" {
-		t.Name = t.Port
-	}
-	r := &run{o: o, t: t, emit: emit, res: &Result{Board: t.Name, Port: t.Port}}
-	start := time.Now()
-	err := r.examine(ctx)
-	r.res.Elapsed = time.Since(start)
-	if err != nil {
-		r.res.Error = err.Error()
-	}
-	if r.port != nil {
-		r.port.Close()
-	}
-	return r.res
+	return newRun(t, o, emit).complete(ctx, (*run).examine)
 }
 
 func (r *run) examine(ctx context.Context) error {

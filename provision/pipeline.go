@@ -170,6 +170,10 @@ type run struct {
 // Run provisions one board and reports the outcome; it never panics on a
 // board's failure: the Result says what happened.
 func Run(ctx context.Context, t Target, o Options, emit func(Event)) *Result {
+	return newRun(t, o, emit).complete(ctx, (*run).run)
+}
+
+func newRun(t Target, o Options, emit func(Event)) *run {
 	o.defaults()
 	if emit == nil {
 		emit = func(Event) {}
@@ -177,9 +181,13 @@ func Run(ctx context.Context, t Target, o Options, emit func(Event)) *Result {
 	if t.Name == "" {
 		t.Name = t.Port
 	}
-	r := &run{o: o, t: t, emit: emit, res: &Result{Board: t.Name, Port: t.Port}}
+	return &run{o: o, t: t, emit: emit, res: &Result{Board: t.Name, Port: t.Port}}
+}
+
+// complete runs body, times it, records its error and releases the port.
+func (r *run) complete(ctx context.Context, body func(*run, context.Context) error) *Result {
 	start := time.Now()
-	err := r.run(ctx)
+	err := body(r, ctx)
 	r.res.Elapsed = time.Since(start)
 	if err != nil {
 		r.res.Error = err.Error()

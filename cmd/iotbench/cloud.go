@@ -23,6 +23,7 @@ import (
 	"github.com/iotbench/iotbench/awsops"
 	"github.com/iotbench/iotbench/firmware"
 	"github.com/iotbench/iotbench/flasher"
+	"github.com/iotbench/iotbench/internal/xdg"
 	"github.com/iotbench/iotbench/localcloud"
 	"github.com/iotbench/iotbench/mqttview"
 	"github.com/iotbench/iotbench/mqttview/topic"
@@ -227,34 +228,13 @@ func writeIdentity(dir string, id *localcloud.Identity) ([]string, error) {
 			data []byte
 		}{{".der", der}, {".pem", f.pem}} {
 			p := filepath.Join(dir, f.name+w.ext)
-			if err := writeSecretAware(p, w.data, f.mode); err != nil {
+			if err := xdg.WriteFileAtomic(p, w.data, f.mode); err != nil {
 				return nil, &flasher.InputError{Msg: fmt.Sprintf("writing %s: %v", p, err)}
 			}
 			names = append(names, p)
 		}
 	}
 	return names, nil
-}
-
-// writeSecretAware writes atomically with the final mode from the start,
-// so a key is never readable by others even briefly.
-func writeSecretAware(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".partial"
-	os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func cloudInputError(err error) error {

@@ -1,9 +1,6 @@
 package twin
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/rsa"
 	"crypto/x509"
 	"errors"
 	"net"
@@ -72,26 +69,4 @@ func sslError(err error) (code int, text string) {
 		}
 	}
 	return code, decode.SSLErrorByCode(code).Text
-}
-
-// parseKey is BearSSL's PrivateKey(der): raw RSA (PKCS#1), raw EC (SEC 1)
-// or unencrypted PKCS#8 holding either (device-side.md §3.2).
-func parseKey(der []byte) (crypto.Signer, error) {
-	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
-		return k, nil
-	}
-	if k, err := x509.ParseECPrivateKey(der); err == nil {
-		return k, nil
-	}
-	k, err := x509.ParsePKCS8PrivateKey(der)
-	if err != nil {
-		return nil, errors.New("not an RSA or EC private key")
-	}
-	switch k := k.(type) {
-	case *rsa.PrivateKey:
-		return k, nil
-	case *ecdsa.PrivateKey:
-		return k, nil
-	}
-	return nil, errors.New("not an RSA or EC private key")
 }

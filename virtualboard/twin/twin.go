@@ -277,8 +277,9 @@ func (s *sketch) readFiles() bool {
 		}
 	}
 	if der, ok := s.readFile(vol, firmware.KeyFile); ok {
-		if k, err := parseKey(der); err != nil {
-			s.fileBad(firmware.KeyFile, err.Error())
+		if k, err := firmware.ParseDeviceKey(der); err != nil {
+			// The sketch's words (iotbench.ino: isRSA()/isEC() both false).
+			s.fileBad(firmware.KeyFile, "not an RSA or EC private key")
 		} else {
 			s.key = k
 		}
