@@ -2,9 +2,10 @@
 // list beside the active view, tabs, the footer's key help, the
 // terminal-too-small and no-boards screens), the routing of every board's
 // asynchronous results to that board's panes, and Run. The views live in
-// tui/views/…, the board list in tui/boards, the port hand-over between
-// monitor and flasher in tui/device; styles and key maps have one package
-// each. All I/O happens in tea.Cmds; View and Update only compute.
+// tui/views/… (Monitor, Flash, Provision, Topics, Doctor, Timeline), the
+// board list in tui/boards, the port hand-over between monitor, flasher
+// and provisioning pipeline in tui/device; styles and key maps have one
+// package each. All I/O happens in tea.Cmds; View and Update only compute.
 package tui
 
 import (
@@ -19,14 +20,18 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/iotbench/iotbench/provision"
 	"github.com/iotbench/iotbench/serialmon"
 	"github.com/iotbench/iotbench/serialmon/decode"
 	"github.com/iotbench/iotbench/tui/boards"
 	"github.com/iotbench/iotbench/tui/common"
 	"github.com/iotbench/iotbench/tui/device"
+	"github.com/iotbench/iotbench/tui/views/doctorview"
 	"github.com/iotbench/iotbench/tui/views/flash"
 	"github.com/iotbench/iotbench/tui/views/monitor"
+	"github.com/iotbench/iotbench/tui/views/provisionview"
 	"github.com/iotbench/iotbench/tui/views/timeline"
+	"github.com/iotbench/iotbench/tui/views/topics"
 )
 
 // MinWidth and MinHeight are the smallest terminal the TUI draws in.
@@ -35,26 +40,33 @@ const (
 	MinHeight = 24
 )
 
-// tab is a view of the tab bar. Provision, Topics and Doctor join when
-// the packages behind them exist.
-type tab int
+// tab is a view of the tab bar.
+type tab = common.ViewID
 
 const (
-	tabMonitor tab = iota
-	tabFlash
-	tabTimeline
-	tabCount
+	tabMonitor   = common.ViewMonitor
+	tabFlash     = common.ViewFlash
+	tabProvision = common.ViewProvision
+	tabTopics    = common.ViewTopics
+	tabDoctor    = common.ViewDoctor
+	tabTimeline  = common.ViewTimeline
+	tabCount     = common.ViewCount
 )
 
-var tabNames = [tabCount]string{"Monitor", "Flash", "Timeline"}
+var tabNames = [tabCount]string{"Monitor", "Flash", "Provision", "Topics", "Doctor", "Timeline"}
 
 // pane is one board's state in the shell.
 type pane struct {
-	dev     *device.Device
-	board   *boards.Board
-	monitor *monitor.Model
-	flash   *flash.Model
-	gen     int // the monitor session whose batches are current
+	dev       *device.Device
+	board     *boards.Board
+	monitor   *monitor.Model
+	flash     *flash.Model
+	provision *provisionview.Model
+	doctor    *doctorview.Model
+	gen       int // the monitor session whose batches are current
+	// provisioning: a run holds the port; its first progress stopped the
+	// monitor.
+	provisioning bool
 }
 
 // Model is the application.
@@ -66,6 +78,7 @@ type Model struct {
 	list     *boards.List
 	panes    map[common.BoardID]*pane
 	timeline *timeline.Model
+	topics   *topics.Model
 	tab      tab
 	help     help.Model
 	fullHelp bool
@@ -110,6 +123,11 @@ func NewModel(ctx context.Context, o Options) *Model {
 	m.list = boards.NewList(c)
 	m.list.VirtualOffer = o.NewVirtual != nil
 	m.timeline = timeline.New(c, o.ExportDir, 0)
+	m.topics = topics.New(c, ctx, o.Topics)
+	m.note = o.Note
+	if o.Provision != nil && o.Provision.Auto {
+		m.tab = tabProvision
+	}
 	return m
 }
 
@@ -122,6 +140,9 @@ func (m *Model) Init() tea.Cmd {
 	if m.opts.Scan {
 		cmds = append(cmds, m.scan())
 	}
+	if m.opts.Topics != nil && m.opts.Topics.Auto {
+		cmds = append(cmds, m.topics.Connect())
+	}
 	return tea.Batch(cmds...)
 }
 
@@ -130,6 +151,7 @@ func (m *Model) Close() {
 	for _, p := range m.panes {
 		p.dev.Close()
 	}
+	m.topics.Close()
 	for _, f := range m.cleanup {
 		f()
 	}
@@ -155,8 +177,10 @@ func (m *Model) addBoard(s device.Spec, cleanup func()) tea.Cmd {
 	dev := device.New(m.ctx, s, m.opts.Device)
 	b := &boards.Board{ID: id, Port: s.Port, Label: s.Label, Since: m.Now()}
 	p := &pane{dev: dev, board: m.list.Add(b),
-		monitor: monitor.New(m.Common, id, dev, m.opts.Scrollback),
-		flash:   flash.New(m.Common, id, dev)}
+		monitor:   monitor.New(m.Common, id, dev, m.opts.Scrollback),
+		flash:     flash.New(m.Common, id, dev),
+		provision: provisionview.New(m.Common, id, m.opts.Provision, dev)}
+	p.doctor = doctorview.New(m.Common, id, dev, p.provision.ExamineJob)
 	m.panes[id] = p
 	if len(m.panes) == 1 {
 		m.list.SelectID(id)
@@ -172,10 +196,16 @@ func (m *Model) addBoard(s device.Spec, cleanup func()) tea.Cmd {
 	if m.opts.Device.ELF != "" {
 		cmds = append(cmds, common.ForBoard(id, dev.LoadELF(m.opts.Device.ELF)))
 	}
-	if m.opts.Identify {
+	switch {
+	case m.opts.Provision != nil && m.opts.Provision.Auto:
+		// The demo: straight into the pipeline, which resets the board
+		// itself; the monitor shows the boot it watches.
+		p.monitor.SetRunning(false, "provisioning (the pipeline has the port; the boot log it reads is copied here)")
+		cmds = append(cmds, p.provision.AutoStart())
+	case m.opts.Identify:
 		p.monitor.SetRunning(false, "identifying the chip (the ROM loader has the port)")
 		cmds = append(cmds, common.ForBoard(id, dev.Identify()))
-	} else {
+	default:
 		cmds = append(cmds, common.ForBoard(id, dev.StartMonitor(true)))
 	}
 	return tea.Batch(cmds...)
@@ -231,17 +261,36 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	case timeline.Exported:
 		return m, m.timeline.Update(msg)
+	case topics.Msg:
+		cmd := m.topics.Update(msg)
+		m.topicEvents()
+		return m, cmd
 	case tea.KeyPressMsg:
 		return m, m.updateKey(msg)
 	case tea.MouseClickMsg:
 		if mouse := msg.Mouse(); mouse.Y == 0 {
-			m.clickTab(mouse.X)
+			return m, m.clickTab(mouse.X)
 		}
 		return m, nil
 	case tea.MouseWheelMsg:
 		return m, m.toView(msg)
 	}
+	// A form's own messages (Huh: next field, next group): only one form
+	// is open at a time, the one on screen, which has the keyboard.
+	if m.topics.Typing() {
+		return m, m.topics.Update(msg)
+	}
+	if p := m.selected(); p != nil && p.provision.Typing() {
+		return m, p.provision.Update(msg)
+	}
 	return m, nil
+}
+
+// topicEvents moves the topic viewer's news to the timeline.
+func (m *Model) topicEvents() {
+	for _, e := range m.topics.TakeEvents() {
+		m.timeline.Add(timeline.MQTT(e.At, e.Severity, e.Kind, e.Text))
+	}
 }
 
 func (m *Model) routeBoard(env common.BoardMsg) tea.Cmd {
@@ -334,12 +383,112 @@ func (m *Model) routeBoard(env common.BoardMsg) tea.Cmd {
 		return p.monitor.Update(msg)
 	case flash.Inspected:
 		return p.flash.Update(msg)
+	case device.ProvisionProgress:
+		return m.provisionProgress(p, msg)
+	case device.ProvisionDone:
+		return m.provisionDone(p, msg)
+	case common.ShowView:
+		m.setTab(msg.View)
+		if msg.View == tabMonitor && msg.Text != "" {
+			p.monitor.JumpTo(msg.At, msg.Text)
+		}
+		return m.tabOpened()
 	}
 	return nil
 }
 
+func (m *Model) provisionProgress(p *pane, msg device.ProvisionProgress) tea.Cmd {
+	id, port := p.board.ID, p.board.Port
+	if !p.provisioning {
+		p.provisioning = true
+		what := "provisioning"
+		if msg.Examine {
+			what = "the doctor examines the board"
+		}
+		p.monitor.SetRunning(false, what+" (the pipeline has the port; the boot log it reads is copied here)")
+	}
+	for _, e := range msg.Events {
+		if !msg.Examine {
+			p.board.Provision(e)
+		}
+		if en, ok := timeline.Provision(id, port, e); ok {
+			m.timeline.Add(en)
+		}
+	}
+	if len(msg.Lines) > 0 {
+		p.monitor.Append(msg.Lines)
+		p.board.Serial(msg.Lines)
+		m.timeline.Add(timeline.Serial(id, port, msg.Lines)...)
+	}
+	if msg.Examine {
+		p.doctor.Update(msg)
+	} else {
+		p.provision.Update(msg)
+	}
+	return common.ForBoard(id, p.dev.ReadProvision())
+}
+
+func (m *Model) provisionDone(p *pane, msg device.ProvisionDone) tea.Cmd {
+	id, port, now := p.board.ID, p.board.Port, m.Now()
+	p.provisioning = false
+	if msg.Examine {
+		p.doctor.Update(msg)
+	} else {
+		p.provision.Update(msg)
+	}
+	if device.IsBusy(msg.Err) {
+		// Refused before touching the board: another job has the port.
+		return nil
+	}
+	res := msg.Result
+	switch {
+	case msg.Err != nil:
+		m.timeline.Add(timeline.Note(id, port, now, decode.Error, "provision.error", "could not start: "+msg.Err.Error()))
+	case res != nil:
+		p.board.Provisioned(res, msg.Examine, now)
+		m.syncFacts(p)
+		if !msg.Examine && res.Report != nil {
+			p.doctor.SetReport(res.Report, "provisioning run "+now.Format("15:04:05"))
+		}
+		sev, text := decode.Notice, "verified: "+res.Thing+" published on "+res.Topic
+		if !res.Verified {
+			sev, text = decode.Error, "not verified"
+			if res.Report != nil && res.Report.Top() != nil {
+				text += ": " + res.Report.Top().Summary
+			} else if res.Error != "" {
+				text += ": " + res.Error
+			}
+		}
+		kind := "provision.result"
+		if msg.Examine {
+			kind, text = "doctor.result", "the doctor examined the board: "+strings.TrimPrefix(text, "not verified: ")
+		}
+		m.timeline.Add(timeline.Note(id, port, now, sev, kind, text))
+		// The demo: a board that did not verify is the doctor's.
+		if auto := m.opts.Provision; auto != nil && auto.Auto && !msg.Examine && !res.Verified && !msg.Canceled && m.selected() == p {
+			m.tab = tabDoctor
+		}
+	}
+	// The board runs its firmware once the pipeline reset it: follow it
+	// without a reset. Before that it sits in the loader: reset it out.
+	if res != nil && reachedReset(res) {
+		return common.ForBoard(id, p.dev.ResumeMonitor())
+	}
+	return common.ForBoard(id, p.dev.StartMonitor(true))
+}
+
+func reachedReset(r *provision.Result) bool {
+	for _, s := range r.Steps {
+		if s.Step == provision.StepReset || s.Step == provision.StepBoot || s.Step == provision.StepPublish {
+			return true
+		}
+	}
+	return false
+}
+
 func (m *Model) syncFacts(p *pane) {
 	p.flash.SetBoard(p.board.Chip, p.board.FlashSize)
+	p.provision.SetBoard(p.board.Chip, p.board.MAC)
 }
 
 // typing reports whether the active view's text field has the keyboard.
@@ -347,16 +496,33 @@ func (m *Model) typing() bool {
 	switch m.tab {
 	case tabTimeline:
 		return m.timeline.Typing()
+	case tabTopics:
+		return m.topics.Typing()
+	}
+	p := m.selected()
+	if p == nil {
+		return false
+	}
+	switch m.tab {
 	case tabMonitor:
-		if p := m.selected(); p != nil {
-			return p.monitor.Typing()
-		}
+		return p.monitor.Typing()
 	case tabFlash:
-		if p := m.selected(); p != nil {
-			return p.flash.Typing()
-		}
+		return p.flash.Typing()
+	case tabProvision:
+		return p.provision.Typing()
 	}
 	return false
+}
+
+func (m *Model) setTab(t tab) { m.tab = t }
+
+// tabOpened runs what opening a view starts: the topic viewer connects
+// the first time Topics is shown.
+func (m *Model) tabOpened() tea.Cmd {
+	if m.tab == tabTopics {
+		return m.topics.Connect()
+	}
+	return nil
 }
 
 func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -372,12 +538,21 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, g.NextTab):
 		m.tab = (m.tab + 1) % tabCount
+		return m.tabOpened()
 	case key.Matches(msg, g.PrevTab):
 		m.tab = (m.tab + tabCount - 1) % tabCount
+		return m.tabOpened()
 	case key.Matches(msg, g.Monitor):
 		m.tab = tabMonitor
 	case key.Matches(msg, g.Flash):
 		m.tab = tabFlash
+	case key.Matches(msg, g.Provision):
+		m.tab = tabProvision
+	case key.Matches(msg, g.Topics):
+		m.tab = tabTopics
+		return m.tabOpened()
+	case key.Matches(msg, g.Doctor):
+		m.tab = tabDoctor
 	case key.Matches(msg, g.Timeline):
 		m.tab = tabTimeline
 	case key.Matches(msg, g.NextBoard):
@@ -407,13 +582,14 @@ func (m *Model) updateKey(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-// quit asks for a second press while a board is being flashed (quitting
-// cancels the flash and leaves a partial image), else quits.
+// quit asks for a second press while a board is being flashed or
+// provisioned (quitting cancels the job and may leave a partial image),
+// else quits.
 func (m *Model) quit() tea.Cmd {
 	for _, p := range m.panes {
-		if p.dev.Busy() == "flashing" && !m.quitArm {
+		if b := p.dev.Busy(); (b == "flashing" || b == "provisioning") && !m.quitArm {
 			m.quitArm = true
-			m.note = p.board.Port + " is being flashed: press q again to cancel the flash and quit"
+			m.note = p.board.Port + " is being " + map[string]string{"flashing": "flashed", "provisioning": "provisioned"}[b] + ": press q again to cancel it and quit"
 			return nil
 		}
 	}
@@ -428,29 +604,40 @@ func (m *Model) selectionChanged() {
 
 // toView hands a message to the active view.
 func (m *Model) toView(msg tea.Msg) tea.Cmd {
-	if m.tab == tabTimeline {
+	switch m.tab {
+	case tabTimeline:
 		return m.timeline.Update(msg)
+	case tabTopics:
+		cmd := m.topics.Update(msg)
+		m.topicEvents()
+		return cmd
 	}
 	p := m.selected()
 	if p == nil {
 		return nil
 	}
-	if m.tab == tabFlash {
+	switch m.tab {
+	case tabFlash:
 		return p.flash.Update(msg)
+	case tabProvision:
+		return p.provision.Update(msg)
+	case tabDoctor:
+		return p.doctor.Update(msg)
 	}
 	return p.monitor.Update(msg)
 }
 
-func (m *Model) clickTab(x int) {
+func (m *Model) clickTab(x int) tea.Cmd {
 	pos := ansi.StringWidth(title) + 2
 	for t := tab(0); t < tabCount; t++ {
 		w := ansi.StringWidth(tabLabel(t))
 		if x >= pos && x < pos+w {
 			m.tab = t
-			return
+			return m.tabOpened()
 		}
 		pos += w + 1
 	}
+	return nil
 }
 
 const title = "iotbench"
@@ -483,9 +670,12 @@ func (m *Model) layout() {
 	vw := m.Width - lw - 1
 	m.list.SetSize(lw, bodyH)
 	m.timeline.SetSize(vw, bodyH)
+	m.topics.SetSize(vw, bodyH)
 	for _, p := range m.panes {
 		p.monitor.SetSize(vw, bodyH)
 		p.flash.SetSize(vw, bodyH)
+		p.provision.SetSize(vw, bodyH)
+		p.doctor.SetSize(vw, bodyH)
 	}
 }
 
@@ -514,15 +704,23 @@ func (h helpKeys) FullHelp() [][]key.Binding {
 }
 
 func (m *Model) activeView() common.Component {
-	if m.tab == tabTimeline {
+	switch m.tab {
+	case tabTimeline:
 		return m.timeline
+	case tabTopics:
+		return m.topics
 	}
 	p := m.selected()
 	if p == nil {
 		return nil
 	}
-	if m.tab == tabFlash {
+	switch m.tab {
+	case tabFlash:
 		return p.flash
+	case tabProvision:
+		return p.provision
+	case tabDoctor:
+		return p.doctor
 	}
 	return p.monitor
 }
@@ -531,7 +729,7 @@ func (m *Model) helpKeys() helpKeys {
 	g := m.Keys.Global
 	h := helpKeys{
 		global: []key.Binding{g.NextTab, g.NextBoard, g.Help, g.Quit},
-		all:    [][]key.Binding{{g.NextTab, g.PrevTab, g.Monitor, g.Flash, g.Timeline}, {g.NextBoard, g.PrevBoard, g.Identify, g.Help, g.Quit}},
+		all:    [][]key.Binding{{g.NextTab, g.PrevTab, g.Monitor, g.Flash, g.Provision, g.Topics, g.Doctor, g.Timeline}, {g.NextBoard, g.PrevBoard, g.Identify, g.Help, g.Quit}},
 	}
 	if m.opts.NewVirtual != nil {
 		h.all[1] = append(h.all[1], g.Virtual)

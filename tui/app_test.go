@@ -63,7 +63,7 @@ func TestClickTab(t *testing.T) {
 	m := monitorScene(t)
 	m.Update(tea.WindowSizeMsg{Width: 120, Height: 40})
 	bar := renderAt(m, 120, 40)
-	x := strings.Index(strings.Split(bar, "\n")[0], "3 Timeline")
+	x := strings.Index(strings.Split(bar, "\n")[0], "6 Timeline")
 	m.Update(tea.MouseClickMsg{X: x + 2, Y: 0, Button: tea.MouseLeft})
 	if m.tab != tabTimeline {
 		t.Fatalf("tab %d after a click at %d", m.tab, x)

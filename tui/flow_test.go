@@ -259,7 +259,7 @@ func TestFlashFlow(t *testing.T) {
 	if got := b.Flash().Read(0, len(img)); string(got) != string(img) {
 		t.Fatal("the board's flash does not hold the image")
 	}
-	tt.keys("3")
+	tt.keys("6")
 	tt.waitText(t, "flashing finished")
 }
 

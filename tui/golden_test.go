@@ -178,7 +178,7 @@ func TestGolden(t *testing.T) {
 		"flash":   flashScene,
 		"timeline": func(t *testing.T) *Model {
 			m := monitorScene(t)
-			m.Update(keytest.Press("3"))
+			m.Update(keytest.Press("6"))
 			return m
 		},
 		"noboards": func(t *testing.T) *Model { return sceneModel(t) },

@@ -12,6 +12,17 @@ import (
 	"github.com/iotbench/iotbench/serialmon"
 	"github.com/iotbench/iotbench/tui/device"
 	"github.com/iotbench/iotbench/tui/styles"
+	"github.com/iotbench/iotbench/tui/views/provisionview"
+	"github.com/iotbench/iotbench/tui/views/topics"
+)
+
+// The Provision and Topics views' configuration, as the program gives it.
+type (
+	ProvisionConfig = provisionview.Config
+	ProvisionCloud  = provisionview.Cloud
+	CloudParams     = provisionview.CloudParams
+	WizardDefaults  = provisionview.Defaults
+	TopicsConfig    = topics.Config
 )
 
 // Options configure the TUI.
@@ -33,6 +44,14 @@ type Options struct {
 	Identify bool
 	// App and FS fill the Flash form.
 	App, FS string
+	// Provision sets up the Provision and Doctor views (clouds, pipeline
+	// options, the wizard's defaults); nil: the views say it is not set up.
+	Provision *ProvisionConfig
+	// Topics says which broker the Topics view watches; nil: none.
+	Topics *TopicsConfig
+	// Note is shown in the footer until the first key press (the demo's
+	// injected fault).
+	Note string
 	// ExportDir is where the timeline's JSON lines go (default ".").
 	ExportDir string
 	// Scrollback bounds each monitor (default monitor.DefaultScrollback).

@@ -51,7 +51,7 @@ func demoFaultList() string {
 func (a *app) demoCommand() *cobra.Command {
 	var speed float64
 	var fault string
-	var keep bool
+	var keep, noTUI bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "The whole flow on a virtual board and the local cloud: blank → verified publish",
@@ -71,12 +71,13 @@ loader's 115200-baud transfer and the firmware's waits do not take long.`,
 			if fault != "" && demoFaults[fault] == "" {
 				return usagef("--fault %q: use one of\n%s", fault, demoFaultList())
 			}
-			return a.runDemo(cmd.Context(), speed, fault, keep)
+			return a.runDemo(cmd.Context(), speed, fault, keep, noTUI)
 		},
 	}
 	cmd.Flags().Float64Var(&speed, "speed", 20, "virtual board clock speed-up (1 = real time)")
 	cmd.Flags().StringVar(&fault, "fault", "", "inject a fault (see above)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo's local cloud directory (its CA, registry, telemetry) and print where it is")
+	cmd.Flags().BoolVar(&noTUI, "no-tui", false, "print the run as text even on a terminal (the TUI is used when stdin and stdout are terminals)")
 	return cmd
 }
 
@@ -87,12 +88,15 @@ const (
 	demoSketchVersion = 0x1b0d0001
 )
 
-func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep bool) error {
+func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep, noTUI bool) error {
 	env, err := newDemoEnv(speed, fault, 1)
 	if err != nil {
 		return err
 	}
 	defer env.close(keep, a.out)
+	if !noTUI && a.tuiWanted() {
+		return a.runDemoTUI(ctx, env, speed, fault)
+	}
 	host, port := env.broker.Endpoint()
 	a.out.say("Local cloud: broker on %s, boards connect to %s:%d", env.broker.Addr(), host, port)
 	a.out.say("Virtual ESP8266 (4 MB flash, clock ×%g) at %s", speed, env.targets[0].Port)

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/iotbench/iotbench/flasher"
+	"github.com/iotbench/iotbench/provision"
 	"github.com/iotbench/iotbench/tui"
 	"github.com/iotbench/iotbench/tui/device"
 	"github.com/iotbench/iotbench/tui/virtual"
@@ -25,6 +26,7 @@ type tuiFlags struct {
 	noIdentify bool
 	mouse      bool
 	baudSet    bool // --baud given: the flashing rate; else 460800 with a stub
+	cloudDir   string
 }
 
 // defaultTUIFlags are the tui command's defaults, for iotbench with no
@@ -37,7 +39,7 @@ func (a *app) tuiCommand() *cobra.Command {
 	f := defaultTUIFlags()
 	cmd := &cobra.Command{
 		Use:   "tui",
-		Short: "The bench on one screen: boards, serial monitor, flashing, timeline",
+		Short: "The bench on one screen: boards, serial monitor, flashing, provisioning, topics, doctor, timeline",
 		Long: `Open the terminal UI (also what iotbench with no arguments does on a
 terminal). The board list shows every ESP-looking USB serial port (and
 --port, if given) with its chip, MAC and state; the views show the selected
@@ -48,11 +50,24 @@ board:
             the numbers in the log
   Flash     application image, filesystem folder or image, layout (automatic
             from the chip's flash size), progress per region, cancel
-  Timeline  serial and flash events of every board, searchable, exported as
-            JSON lines
+  Provision the wizard (cloud: the local cloud or AWS IoT with a profile and
+            region; thing name from the MAC; Wi-Fi; sensors; the device
+            policy previewed with what it allows and denies), then the
+            pipeline step by step to a verified publish
+  Topics    the local cloud's broker: topic tree with counts and rates, the
+            selected topic's payload, changes, charts and history; publish
+            and clear retained messages
+  Doctor    the last run's findings, ranked, with the fix and the evidence
+            (enter on a serial line opens it in the monitor); x examines
+            the live board
+  Timeline  serial, flash, provisioning and MQTT events of every board,
+            searchable, exported as JSON lines
 
-Each port has one owner: flashing stops the monitor, flashes, and resumes it
-with a reset into the new firmware.
+Each port has one owner: flashing or provisioning stops the monitor, does its
+work, and resumes it (the boot log the pipeline watches is copied to the
+monitor). The local cloud's broker is the running 'iotbench cloud serve', or
+one this process serves on 0.0.0.0:8883 while the TUI runs. The wizard's
+Wi-Fi fields start from $IOTBENCH_WIFI_SSID and $IOTBENCH_WIFI_PASSWORD.
 
 --virtual adds a virtual ESP8266 (blank flash, clock sped up by --speed) with
 a demo application image ready in the Flash view, to try it all without
@@ -73,6 +88,7 @@ hardware. Press ? in the TUI for every key.`,
 	fl.IntVar(&f.bootBaud, "boot-baud", f.bootBaud, "baud rate of the ROM's boot output (0 = do not switch)")
 	fl.BoolVar(&f.noIdentify, "no-identify", false, "do not ask a new board's ROM loader for chip, MAC and flash size (which resets it)")
 	fl.BoolVar(&f.mouse, "mouse", false, "mouse wheel scrolling and clickable tabs (takes text selection away from the terminal)")
+	fl.StringVar(&f.cloudDir, "cloud-dir", "", "local cloud data directory (default $XDG_DATA_HOME/iotbench/localcloud)")
 	return cmd
 }
 
@@ -126,6 +142,15 @@ func (a *app) runTUI(ctx context.Context, f tuiFlags) error {
 			c()
 		}
 	}()
+	clouds := a.newTUIClouds(f.cloudDir)
+	closers = append(closers, clouds.close)
+	po, err := a.tuiPipelineOptions(f.app)
+	if err != nil {
+		return err
+	}
+	o.Provision = clouds.provisionConfig(po, tui.WizardDefaults{Cloud: "local",
+		SSID: a.getenv("IOTBENCH_WIFI_SSID"), Password: a.getenv("IOTBENCH_WIFI_PASSWORD")})
+	o.Topics = &tui.TopicsConfig{Name: "local cloud", Viewer: clouds.viewer}
 	n := 0
 	newVirtual := func() (device.Spec, func(), error) {
 		n++
@@ -164,4 +189,32 @@ func (a *app) runTUI(ctx context.Context, f tuiFlags) error {
 		}
 	}
 	return tui.Run(ctx, o)
+}
+
+// tuiPipelineOptions are the wizard's pipeline options from the global
+// flags (the transfer rate, stub, reset mode), the ledger, and --app as
+// the firmware to flash with the board's files.
+func (a *app) tuiPipelineOptions(app string) (provision.Options, error) {
+	o := provision.Options{Baud: a.baud, NoStub: a.noStub, StubFile: a.stubFile, ConnectAttempts: a.connectAttempts}
+	if a.baud == 115200 {
+		o.Baud = 0 // the pipeline's default: fast where a stub allows it
+	}
+	before, err := flasher.ParseBefore(a.before)
+	if err != nil {
+		return o, usagef("%v", err)
+	}
+	o.Before = before
+	if app != "" {
+		b, err := readInputFile(app)
+		if err != nil {
+			return o, err
+		}
+		o.App, o.AppName = b, app
+	}
+	led, err := provision.OpenLedger("")
+	if err != nil {
+		return o, err
+	}
+	o.Ledger = led
+	return o, nil
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iotbench/iotbench/provision"
 	"github.com/iotbench/iotbench/serialmon"
 	"github.com/iotbench/iotbench/serialmon/decode"
 	"github.com/iotbench/iotbench/tui/common"
@@ -162,7 +163,11 @@ func (b *Board) event(ev decode.Event, at time.Time) {
 		b.loaded = true
 	case ev.Kind == decode.KindMQTTConnected,
 		ev.Kind == decode.IBKind("mqtt") && f["ok"] == "1":
-		b.set(Connected, "connected to the MQTT broker", at)
+		// A verified board that reconnects stays verified: only a reset
+		// (the banner) or a failure takes the verdict back.
+		if b.State != Verified {
+			b.set(Connected, "connected to the MQTT broker", at)
+		}
 	case strings.HasPrefix(ev.Kind, "crash.") || ev.Kind == decode.KindBootLoop ||
 		ev.Kind == decode.KindROMError || ev.Kind == decode.KindPowerBrownout:
 		if ev.Severity >= decode.Error {
@@ -221,5 +226,62 @@ func (b *Board) MonitorFailed(err error, at time.Time) {
 	}
 	if b.State != Failed {
 		b.set(Failed, "cannot open the port: "+err.Error(), at)
+	}
+}
+
+// Provision follows a provisioning run: the port is the pipeline's from
+// the start, the board is being flashed during the flash step and boots
+// from the reset on (its log, copied to the monitor, moves the state
+// further through Serial).
+func (b *Board) Provision(e provision.Event) {
+	at := e.At
+	switch {
+	case e.Step == provision.StepPort && e.Kind == provision.KindStart:
+		b.set(Loader, "provisioning: the pipeline has the port", at)
+	case e.Step == provision.StepFlash && e.Kind == provision.KindStart:
+		b.set(Flashing, "provisioning: writing the firmware and the board's files", at)
+	case e.Step == provision.StepFlash && e.Kind == provision.KindSkipped:
+		b.set(Loader, "provisioning: the flash already holds these bytes", at)
+	case e.Step == provision.StepReset && e.Kind == provision.KindStart:
+		b.set(Booting, "provisioning: restarting into the firmware", at)
+		b.sawBanner, b.loaded, b.appRan, b.flashBoot = false, true, false, true
+	case e.Kind == provision.KindFailed && e.Step != provision.StepBoot && e.Step != provision.StepPublish:
+		// Boot and publish failures come with the doctor's report at the
+		// end (Provisioned); these are the steps before the board ran.
+		b.set(Failed, "provisioning failed at "+string(e.Step)+": "+e.Message, at)
+	}
+}
+
+// Provisioned records the end of a run: verified (the thing's message
+// was seen on its topic) or failed with the doctor's diagnosis. Examining
+// a board (examine) never verifies it, but names its thing.
+func (b *Board) Provisioned(r *provision.Result, examine bool, at time.Time) {
+	if r.Chip != "" && b.Chip == "" {
+		b.Chip = r.Chip
+	}
+	if r.MAC != "" {
+		b.MAC = r.MAC
+	}
+	if r.Thing != "" {
+		b.Thing = r.Thing
+	}
+	why := r.Error
+	if r.Report != nil {
+		if top := r.Report.Top(); top != nil && !r.Verified {
+			why = top.Summary
+		}
+	}
+	switch {
+	case r.Verified:
+		b.set(Verified, "verified: "+r.Thing+" published on "+r.Topic, at)
+	case examine:
+		if why != "" && r.Report != nil && !r.Report.Healthy {
+			b.set(Failed, "the doctor: "+why, at)
+		}
+	default:
+		if why == "" {
+			why = "not verified"
+		}
+		b.set(Failed, "not verified: "+why, at)
 	}
 }

@@ -70,3 +70,32 @@ func ForBoard(id BoardID, cmd tea.Cmd) tea.Cmd {
 		return BoardMsg{Board: id, Msg: msg}
 	}
 }
+
+// ViewID names one of the shell's views (its tabs, in order).
+type ViewID int
+
+// The views.
+const (
+	ViewMonitor ViewID = iota
+	ViewFlash
+	ViewProvision
+	ViewTopics
+	ViewDoctor
+	ViewTimeline
+	ViewCount
+)
+
+// ShowView asks the shell to bring a view to the front for a board (a
+// verdict's "open the doctor", a finding's "show in the monitor").
+type ShowView struct {
+	View ViewID
+	// At and Text, for the monitor, name the line to scroll to (serial
+	// evidence quoted by the doctor).
+	At   time.Time
+	Text string
+}
+
+// Show returns a command that asks for a view.
+func Show(id BoardID, v ShowView) tea.Cmd {
+	return func() tea.Msg { return BoardMsg{Board: id, Msg: v} }
+}

@@ -113,6 +113,7 @@ type Device struct {
 	sess *serialmon.Session
 	gen  int
 	job  *job
+	pjob *provJob
 	busy string // what holds the port instead of the monitor
 	// closed (under own) refuses new sessions and jobs once Close began.
 	closed bool
@@ -184,7 +185,15 @@ type Line struct {
 
 // StartMonitor opens a monitor session (unless one runs); reset restarts
 // the board so its boot log is read from the ROM banner on.
-func (d *Device) StartMonitor(reset bool) tea.Cmd {
+func (d *Device) StartMonitor(reset bool) tea.Cmd { return d.startMonitor(reset, true) }
+
+// ResumeMonitor opens a monitor session on a board that is running its
+// application (after a provisioning run watched it boot): no reset, and
+// no boot-rate phase, which would read the application's first lines at
+// the ROM's rate and show them garbled.
+func (d *Device) ResumeMonitor() tea.Cmd { return d.startMonitor(false, false) }
+
+func (d *Device) startMonitor(reset, boot bool) tea.Cmd {
 	return func() tea.Msg {
 		d.own.Lock()
 		defer d.own.Unlock()
@@ -203,8 +212,12 @@ func (d *Device) StartMonitor(reset bool) tea.Cmd {
 			return MonitorStarted{Gen: gen, ResetErr: d.maybeReset(s, reset)}
 		}
 		d.mu.Unlock()
+		bootBaud := d.cfg.BootBaud
+		if !boot {
+			bootBaud = 0
+		}
 		o := serialmon.SessionOptions{
-			Port: d.spec.Port, Baud: d.cfg.Baud, BootBaud: d.cfg.BootBaud,
+			Port: d.spec.Port, Baud: d.cfg.Baud, BootBaud: bootBaud,
 			IdleFlush: d.cfg.IdleFlush, ReconnectPoll: d.cfg.ReconnectPoll,
 			ListPorts: d.spec.ListPorts,
 		}
@@ -468,14 +481,18 @@ func (d *Device) release() {
 	d.jobWG.Done()
 }
 
-// Cancel stops a running job (a flash); the job reports FlashDone with
-// Canceled set once the port is released.
+// Cancel stops a running job (a flash, a provisioning run); the job
+// reports its end (FlashDone, ProvisionDone) with Canceled set once the
+// port is released.
 func (d *Device) Cancel() {
 	d.mu.Lock()
-	j := d.job
+	j, pj := d.job, d.pjob
 	d.mu.Unlock()
 	if j != nil {
 		j.cancel()
+	}
+	if pj != nil {
+		pj.cancel()
 	}
 }
 

@@ -10,10 +10,10 @@ import (
 
 // Global keys work in every view (unless a text field has the focus).
 type Global struct {
-	NextTab, PrevTab              key.Binding
-	Monitor, Flash, Timeline      key.Binding
-	NextBoard, PrevBoard          key.Binding
-	Identify, Virtual, Help, Quit key.Binding
+	NextTab, PrevTab                                    key.Binding
+	Monitor, Flash, Provision, Topics, Doctor, Timeline key.Binding
+	NextBoard, PrevBoard                                key.Binding
+	Identify, Virtual, Help, Quit                       key.Binding
 }
 
 // Scroll keys move through a long list (the monitor's scrollback, the
@@ -41,6 +41,25 @@ type Timeline struct {
 	Search, Export, ThisBoard key.Binding
 }
 
+// Provision keys drive the wizard and the pipeline's run. While the
+// wizard's form is open it has the keyboard (Huh's own keys: enter/tab
+// next, shift+tab back, space/x toggle), except Input.Cancel.
+type Provision struct {
+	Start, Cancel, Doctor key.Binding
+}
+
+// Topics keys drive the MQTT topic browser.
+type Topics struct {
+	Scroll
+	Publish, Clear, Reconnect, Raw key.Binding
+}
+
+// Doctor keys drive the findings list.
+type Doctor struct {
+	Scroll
+	Jump, Examine key.Binding
+}
+
 // Input keys apply while a text field has the focus.
 type Input struct {
 	Submit, Cancel key.Binding
@@ -48,11 +67,14 @@ type Input struct {
 
 // KeyMap is all of them.
 type KeyMap struct {
-	Global   Global
-	Monitor  Monitor
-	Flash    Flash
-	Timeline Timeline
-	Input    Input
+	Global    Global
+	Monitor   Monitor
+	Flash     Flash
+	Provision Provision
+	Topics    Topics
+	Doctor    Doctor
+	Timeline  Timeline
+	Input     Input
 }
 
 func b(keys []string, help, desc string) key.Binding {
@@ -81,7 +103,10 @@ func Default() *KeyMap {
 			PrevTab:   b(k("shift+tab"), "shift+tab", "previous view"),
 			Monitor:   b(k("1"), "1", "monitor"),
 			Flash:     b(k("2"), "2", "flash"),
-			Timeline:  b(k("3"), "3", "timeline"),
+			Provision: b(k("3"), "3", "provision"),
+			Topics:    b(k("4"), "4", "topics"),
+			Doctor:    b(k("5"), "5", "doctor"),
+			Timeline:  b(k("6"), "6", "timeline"),
 			NextBoard: b(k("]"), "]", "next board"),
 			PrevBoard: b(k("["), "[", "previous board"),
 			Identify:  b(k("I"), "I", "identify board"),
@@ -112,6 +137,23 @@ func Default() *KeyMap {
 			Edit:   b(k("enter"), "enter", "edit/change"),
 			Write:  b(k("w"), "w", "write flash"),
 			Cancel: b(k("c", "esc"), "c", "cancel flashing"),
+		},
+		Provision: Provision{
+			Start:  b(k("enter"), "enter", "start the wizard"),
+			Cancel: b(k("c"), "c", "cancel the run"),
+			Doctor: b(k("d"), "d", "open the doctor"),
+		},
+		Topics: Topics{
+			Scroll:    scroll("last topic"),
+			Publish:   b(k("p"), "p", "publish"),
+			Clear:     b(k("c"), "c", "clear retained"),
+			Reconnect: b(k("r"), "r", "reconnect"),
+			Raw:       b(k("v"), "v", "raw/pretty"),
+		},
+		Doctor: Doctor{
+			Scroll:  scroll("last"),
+			Jump:    b(k("enter"), "enter", "show in monitor"),
+			Examine: b(k("x"), "x", "examine the board"),
 		},
 		Timeline: Timeline{
 			Scroll:    scroll("newest"),

@@ -8,6 +8,7 @@ package styles
 import (
 	"image/color"
 
+	"charm.land/huh/v2"
 	"charm.land/lipgloss/v2"
 
 	"github.com/iotbench/iotbench/serialmon/decode"
@@ -74,6 +75,9 @@ type Styles struct {
 	HelpSep    lipgloss.Style
 	Sparkline  lipgloss.Style
 	EmptyTitle lipgloss.Style
+
+	// The theme's accent and subtle colours, for borders.
+	accent, subtle color.Color
 }
 
 // New builds the styles of a theme; noColor drops every colour and keeps
@@ -89,7 +93,7 @@ func New(t Theme, noColor bool) *Styles {
 		}
 		return s
 	}
-	s := &Styles{NoColor: noColor}
+	s := &Styles{NoColor: noColor, accent: t.Accent, subtle: t.Subtle}
 	s.App = lipgloss.NewStyle()
 	s.Title = fg(t.Accent).Bold(true)
 	s.Tab = fg(t.Subtle)
@@ -152,4 +156,43 @@ func Marker(sev decode.Severity) string {
 		return "✗"
 	}
 	return "⇢"
+}
+
+// FormTheme is the theme of the Huh forms (the provisioning wizard, the
+// publish dialog): Huh's base layout in this theme's colours, or with
+// NO_COLOR only its attributes (a reversed button, a bold title).
+func (s *Styles) FormTheme() huh.Theme {
+	return huh.ThemeFunc(func(isDark bool) *huh.Styles {
+		t := huh.ThemeBase(isDark)
+		title := s.Heading
+		for _, f := range []*huh.FieldStyles{&t.Focused, &t.Blurred} {
+			f.Title = title
+			f.NoteTitle = title
+			f.Description = s.Subtle
+			f.ErrorIndicator = s.Error.SetString(" *")
+			f.ErrorMessage = s.Error.SetString(" *")
+			f.SelectSelector = s.Key.SetString("> ")
+			f.MultiSelectSelector = s.Key.SetString("> ")
+			f.SelectedOption = s.Notice
+			f.SelectedPrefix = s.Notice.SetString("[✓] ")
+			f.UnselectedPrefix = s.Subtle.SetString("[ ] ")
+			f.Option = s.Text
+			f.UnselectedOption = s.Text
+			f.TextInput.Placeholder = s.Subtle
+			f.TextInput.Prompt = s.Key
+			f.TextInput.Text = s.Input
+			f.FocusedButton = lipgloss.NewStyle().Padding(0, 2).MarginRight(1).Reverse(true).Bold(true)
+			f.BlurredButton = lipgloss.NewStyle().Padding(0, 2).MarginRight(1)
+			f.Next = s.Key
+		}
+		t.Blurred.MultiSelectSelector = lipgloss.NewStyle().SetString("  ")
+		t.Blurred.Title = s.Subtle
+		if !s.NoColor {
+			t.Focused.Base = t.Focused.Base.BorderForeground(s.accent)
+			t.Blurred.Base = t.Blurred.Base.BorderForeground(s.subtle)
+		}
+		t.Help.ShortKey, t.Help.ShortDesc, t.Help.ShortSeparator = s.HelpKey, s.HelpDesc, s.HelpSep
+		t.Help.FullKey, t.Help.FullDesc, t.Help.FullSeparator = s.HelpKey, s.HelpDesc, s.HelpSep
+		return t
+	})
 }

@@ -110,6 +110,8 @@ type Model struct {
 	stopped string
 	note    string
 	elf     string
+	// mark is the entry a jump landed on (seq), -1 for none.
+	mark int
 }
 
 // New returns an empty monitor.
@@ -117,7 +119,7 @@ func New(c common.Common, id common.BoardID, act Actions, scrollback int) *Model
 	if scrollback <= 0 {
 		scrollback = DefaultScrollback
 	}
-	return &Model{Common: c, id: id, act: act, max: scrollback, partialSeq: -1, follow: true,
+	return &Model{Common: c, id: id, act: act, max: scrollback, partialSeq: -1, follow: true, mark: -1,
 		showEvents: true, showPlot: true, field: input.New(c.Styles, "")}
 }
 
@@ -437,6 +439,66 @@ func (m *Model) jump(dir int) {
 	} else {
 		m.note = fmt.Sprintf("no newer match for /%s/", m.search)
 	}
+}
+
+// JumpTo scrolls to the line the doctor quoted: the line (or decoded
+// event) containing text nearest to at, within jumpWindow; failing that
+// the line nearest to at. It reports whether a line was found; the view
+// stops following and marks it.
+func (m *Model) JumpTo(at time.Time, text string) bool {
+	best, bestD := -1, time.Duration(-1)
+	exact := false
+	want := escape(strings.TrimSpace(text))
+	for i := range m.entries {
+		e := &m.entries[i]
+		if e.kind == serialmon.ItemStatus {
+			continue
+		}
+		d := e.time.Sub(at)
+		if d < 0 {
+			d = -d
+		}
+		hit := want != "" && (strings.Contains(e.text, want) || m.eventMentions(e, text))
+		if !at.IsZero() && d > jumpWindow && hit {
+			hit = false
+		}
+		switch {
+		case hit && (!exact || d < bestD):
+			best, bestD, exact = e.seq, d, true
+		case !hit && !exact && !at.IsZero() && (bestD < 0 || d < bestD):
+			best, bestD = e.seq, d
+		}
+	}
+	if best < 0 || (!exact && bestD > jumpWindow) {
+		m.note = "that line is no longer in the scrollback"
+		return false
+	}
+	m.stopFollowing()
+	m.bottom = best
+	m.mark = best
+	m.note = "the line the doctor quoted is marked ▶"
+	if !exact {
+		m.note = "the doctor's line is not in the scrollback: the nearest line in time is marked ▶"
+	}
+	return true
+}
+
+// jumpWindow is how far from the doctor's timestamp a quoted line may
+// be (the doctor and the monitor stamp the same bytes a moment apart).
+const jumpWindow = 2 * time.Second
+
+func (m *Model) eventMentions(e *entry, text string) bool {
+	for _, ev := range e.events {
+		if ev.Summary == text {
+			return true
+		}
+		for _, l := range ev.Evidence {
+			if l == text {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // escape shows printable UTF-8 as it is and everything else (line noise,

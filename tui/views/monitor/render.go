@@ -247,6 +247,9 @@ func (m *Model) entryRows(e *entry, w int) []string {
 			body = append(body, m.eventRows(ev, tw)...)
 		}
 	}
+	if e.seq == m.mark && len(body) > 0 {
+		body[0] = cut(st.Match.Render("▶")+" "+body[0], tw)
+	}
 	rows := make([]string, len(body))
 	for i, b := range body {
 		if i == 0 {

@@ -1,6 +1,7 @@
 // Package timeline owns the Timeline view: what happened to every board,
-// in order — serial milestones and decoded events, flash jobs (and, as
-// those parts arrive, provisioning and MQTT) — searchable with a regular
+// in order — serial milestones and decoded events, flash jobs,
+// provisioning steps and the doctor's verdicts, MQTT connection changes,
+// new topics and the operator's publishes — searchable with a regular
 // expression and exportable as JSON lines.
 package timeline
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher"
 	"github.com/iotbench/iotbench/internal/xdg"
+	"github.com/iotbench/iotbench/provision"
 	"github.com/iotbench/iotbench/serialmon"
 	"github.com/iotbench/iotbench/serialmon/decode"
 	"github.com/iotbench/iotbench/tui/common"
@@ -30,10 +32,15 @@ import (
 
 // Sources of entries.
 const (
-	SourceSerial = "serial"
-	SourceFlash  = "flash"
-	SourceTUI    = "tui"
+	SourceSerial    = "serial"
+	SourceFlash     = "flash"
+	SourceProvision = "prov"
+	SourceMQTT      = "mqtt"
+	SourceTUI       = "tui"
 )
+
+// NoBoard is the board of entries that belong to none (MQTT).
+const NoBoard common.BoardID = -1
 
 // Entry is one thing that happened.
 type Entry struct {
@@ -182,6 +189,56 @@ func FlashDone(id common.BoardID, port string, at time.Time, d device.FlashDone)
 		e.Kind, e.Severity, e.Text = "flash.failed", decode.Error, "flashing failed: "+d.Err.Error()
 	}
 	return e
+}
+
+// Provision turns a pipeline event into an entry. Flash progress and
+// the board's evidence are left out: the Provision view shows the bar and
+// the board's lines come through Serial, decoded.
+func Provision(id common.BoardID, port string, e provision.Event) (Entry, bool) {
+	en := Entry{Time: e.At, Board: id, Port: port, Source: SourceProvision, Kind: "provision." + string(e.Step) + "." + string(e.Kind), Severity: decode.Info}
+	switch e.Kind {
+	case provision.KindStart:
+		en.Text = string(e.Step) + ": started"
+		if e.Message != "" {
+			en.Text = string(e.Step) + ": " + e.Message
+		}
+	case provision.KindProgress:
+		if e.Total > 0 || e.Message == "" {
+			return Entry{}, false
+		}
+		en.Text = string(e.Step) + ": " + e.Message
+	case provision.KindEvidence:
+		return Entry{}, false
+	case provision.KindDone, provision.KindSkipped:
+		en.Severity = decode.Notice
+		en.Text = string(e.Step) + " " + string(e.Kind) + ": " + e.Message
+	case provision.KindVerified:
+		en.Severity = decode.Notice
+		en.Text = e.Message
+		if !strings.HasPrefix(en.Text, "verified") {
+			en.Text = "verified: " + en.Text
+		}
+	case provision.KindFailed:
+		en.Severity = decode.Error
+		en.Text = string(e.Step) + " failed: " + e.Message
+		if e.Finding != nil {
+			en.Text = string(e.Step) + " failed: " + e.Finding.Summary
+			en.Fix = e.Finding.Fix
+			en.Fields = map[string]string{"finding": e.Finding.Code}
+		}
+	default:
+		return Entry{}, false
+	}
+	if en.Time.IsZero() {
+		return Entry{}, false
+	}
+	return en, true
+}
+
+// MQTT is an entry about the topic viewer: its connection, a new topic,
+// a publish or a retained message cleared.
+func MQTT(at time.Time, sev decode.Severity, kind, text string) Entry {
+	return Entry{Time: at, Board: NoBoard, Port: "mqtt", Source: SourceMQTT, Kind: "mqtt." + kind, Severity: sev, Text: text}
 }
 
 // Note is an entry the TUI itself adds (a board appeared, was identified).
