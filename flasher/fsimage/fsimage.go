@@ -7,7 +7,6 @@
 package fsimage
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -82,9 +81,12 @@ func Build(kind layout.FSKind, t *fstree.Tree, g Geometry, o BuildOptions) ([]by
 		}
 		return spiffs.Build(t, p)
 	case LittleFS:
-		if g.ESP32 {
-			return nil, errors.New("LittleFS images for the ESP32 are not supported yet: use --fs spiffs")
-		}
+		// For an ESP32 partition the block is 4096 and everything else as
+		// mklittlefs 3.1 sets it, which is what PlatformIO's buildfs makes
+		// for arduino-esp32 (filesystem-images.md §5.2). Disk version 2.0
+		// with name_max 32 is the most compatible choice for esp_littlefs,
+		// whose own name limit is larger (§5.1); its read/prog sizes do not
+		// matter to a reader, which follows each commit's CRC tag length.
 		return littlefs.Build(t, littlefs.ESP8266Params(g.Size, g.BlockSize), littlefs.Options{FixedTime: o.FixedTime})
 	}
 	return nil, fmt.Errorf("unknown filesystem %q: use spiffs or littlefs", kind)
