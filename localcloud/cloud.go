@@ -508,6 +508,13 @@ func (c *Cloud) ViewerIdentity(ctx context.Context) (tls.Certificate, error) {
 	// before it, so all viewers but the last would be refused.
 	viewerMu.Lock()
 	defer viewerMu.Unlock()
+	// ... and so must viewers in other processes (a `cloud serve`, an
+	// `mqtt sub`, a TUI) started at the same moment on the same directory.
+	unlock, err := lockFile(filepath.Join(c.dir, "viewer.lock"))
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("locking the local cloud's viewer identity: %w", err)
+	}
+	defer unlock()
 	dir := filepath.Join(c.dir, "viewer")
 	certPath, keyPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if cert, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil {
