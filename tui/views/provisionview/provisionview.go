@@ -343,6 +343,32 @@ func (m *Model) has(sensor firmware.SensorType) bool {
 	return false
 }
 
+// The wizard's fields by key (Field reports which one has the focus).
+const (
+	fieldCloud    = "cloud"
+	fieldProfile  = "aws-profile"
+	fieldRegion   = "aws-region"
+	fieldThing    = "thing"
+	fieldSSID     = "wifi-ssid"
+	fieldPassword = "wifi-password"
+	fieldSensors  = "sensors"
+	fieldDHTPin   = "dht22-pin"
+	fieldPMSPin   = "pms5003-pin"
+	fieldConfirm  = "confirm"
+)
+
+// Field is the key of the wizard's field that has the focus ("" when the
+// wizard is not open).
+func (m *Model) Field() string {
+	if m.stage != stageForm || m.form == nil {
+		return ""
+	}
+	if f := m.form.GetFocusedField(); f != nil {
+		return f.GetKey()
+	}
+	return ""
+}
+
 // openForm builds the wizard with the current answers.
 func (m *Model) openForm() tea.Cmd {
 	m.note = ""
@@ -367,32 +393,32 @@ func (m *Model) openForm() tea.Cmd {
 	notAWS := func() bool { return m.v.cloud != "aws" }
 	f := huh.NewForm(
 		huh.NewGroup(
-			huh.NewSelect[string]().Title("Cloud").Description("where the thing, its certificate and policy live").
+			huh.NewSelect[string]().Key(fieldCloud).Title("Cloud").Description("where the thing, its certificate and policy live").
 				Options(clouds...).Value(&m.v.cloud),
 		),
 		huh.NewGroup(
-			huh.NewInput().Title("AWS profile").Description("from ~/.aws/config; empty: $AWS_PROFILE or the default chain").Value(&m.v.profile),
-			huh.NewInput().Title("AWS region").Description("e.g. eu-west-1; empty: $AWS_REGION or the profile's").Value(&m.v.region),
+			huh.NewInput().Key(fieldProfile).Title("AWS profile").Description("from ~/.aws/config; empty: $AWS_PROFILE or the default chain").Value(&m.v.profile),
+			huh.NewInput().Key(fieldRegion).Title("AWS region").Description("e.g. eu-west-1; empty: $AWS_REGION or the profile's").Value(&m.v.region),
 		).WithHideFunc(notAWS),
 		huh.NewGroup(
-			huh.NewInput().Title("Thing name").Description(thingHelp).Value(&m.v.thing).Validate(validThing),
-			huh.NewInput().Title("Wi-Fi network (SSID)").Value(&m.v.ssid).Validate(validSSID),
-			huh.NewInput().Title("Wi-Fi password").Description("stored only in the board's config.json").
+			huh.NewInput().Key(fieldThing).Title("Thing name").Description(thingHelp).Value(&m.v.thing).Validate(validThing),
+			huh.NewInput().Key(fieldSSID).Title("Wi-Fi network (SSID)").Value(&m.v.ssid).Validate(validSSID),
+			huh.NewInput().Key(fieldPassword).Title("Wi-Fi password").Description("stored only in the board's config.json").
 				EchoMode(huh.EchoModePassword).Value(&m.v.password).Validate(validPassword),
 		),
 		huh.NewGroup(
-			huh.NewMultiSelect[string]().Title("Sensors").Description("none selected: the fake sensor (bench tests)").
+			huh.NewMultiSelect[string]().Key(fieldSensors).Title("Sensors").Description("none selected: the fake sensor (bench tests)").
 				Options(sensors...).Value(&m.v.sensors),
 		),
 		huh.NewGroup(
-			huh.NewInput().Title("DHT22 data GPIO").Value(&m.v.dhtPin).Validate(validPin),
+			huh.NewInput().Key(fieldDHTPin).Title("DHT22 data GPIO").Value(&m.v.dhtPin).Validate(validPin),
 		).WithHideFunc(func() bool { return !m.has(firmware.SensorDHT22) }),
 		huh.NewGroup(
-			huh.NewInput().Title("PMS5003 RX GPIO").Value(&m.v.pmsPin).Validate(validPin),
+			huh.NewInput().Key(fieldPMSPin).Title("PMS5003 RX GPIO").Value(&m.v.pmsPin).Validate(validPin),
 		).WithHideFunc(func() bool { return !m.has(firmware.SensorPMS5003) }),
 		huh.NewGroup(
 			huh.NewNote().Title("Policy preview").DescriptionFunc(m.previewText, &m.v),
-			huh.NewConfirm().Title("Provision now?").Description("identity, files, flash, reset, boot, first publish").
+			huh.NewConfirm().Key(fieldConfirm).Title("Provision now?").Description("identity, files, flash, reset, boot, first publish").
 				Affirmative("Provision").Negative("Not now").Value(&m.v.confirm),
 		),
 	).WithTheme(m.Styles.FormTheme()).WithShowHelp(true).WithKeyMap(formKeys())
