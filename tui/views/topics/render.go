@@ -96,7 +96,7 @@ func (m *Model) header(w int) string {
 	switch {
 	case m.viewer != nil:
 		s := m.viewer.State()
-		parts = append(parts, fmt.Sprintf("%d topics", m.totals.Topics), fmt.Sprintf("%d messages", m.totals.Messages))
+		parts = append(parts, plural(m.totals.Topics, "topic"), plural(m.totals.Messages, "message"))
 		if m.totals.Dropped > 0 {
 			parts = append(parts, fmt.Sprintf("%d on untracked topics", m.totals.Dropped))
 		}
@@ -113,9 +113,13 @@ func (m *Model) header(w int) string {
 	default:
 		state = st.Warning.Render("■ not connected")
 	}
-	left := strings.Join(parts, st.Subtle.Render(" · "))
 	right := " " + state
 	room := w - ansi.StringWidth(right)
+	left := strings.Join(parts, st.Subtle.Render(" · "))
+	if ansi.StringWidth(left) > room && m.cfg != nil && m.cfg.Name != "" {
+		// The counts matter more than the broker's name.
+		left = strings.Join(append(parts[:1:1], parts[2:]...), st.Subtle.Render(" · "))
+	}
 	return padRight(left, room) + right
 }
 
@@ -173,7 +177,7 @@ func (m *Model) treeRows(w, h int) []string {
 				stats += " R"
 			}
 		} else {
-			stats = fmt.Sprintf("%d in %d", n.Count, n.Topics)
+			stats = fmt.Sprintf("%d in %s", n.Count, plural(n.Topics, "topic"))
 		}
 		mark := "  "
 		nameSty := st.Text
@@ -203,14 +207,12 @@ func (m *Model) detailRows(w, h int) []string {
 		return []string{st.Subtle.Render(cut("select a topic", w))}
 	}
 	s := d.stats
-	info := fmt.Sprintf("%d messages · %.1f/s · %d bytes · last %s", s.Count, s.Rate, s.Bytes, s.Last.Format("15:04:05"))
+	info := fmt.Sprintf("%s · %.1f/s · %s · last %s", plural(s.Count, "message"), s.Rate, plural(s.Bytes, "byte"), s.Last.Format("15:04:05"))
 	if s.Retained {
 		info += " · retained"
 	}
 	rows := []string{cut(st.Heading.Render(value(s.Topic)), w), cut(st.Subtle.Render(info), w)}
 
-	// Charts and changes are small and come first on a short screen; the
-	// payload and the history take what is left.
 	var charts []string
 	names := make([]string, 0, len(d.series))
 	for k := range d.series {
@@ -234,43 +236,49 @@ func (m *Model) detailRows(w, h int) []string {
 		name := ansi.Truncate(n, nameW, "…")
 		charts = append(charts, cut(st.Subtle.Render(padRight(name, nameW))+" "+st.Sparkline.Render(plot.Sparkline(vals, lineW))+st.Text.Render(val), w))
 	}
-	budget := h - len(rows)
-	if len(charts) > 0 {
-		n := min(len(charts), max(1, budget/3))
-		rows = append(rows, st.Heading.Render("Charts"))
-		rows = append(rows, charts[:n]...)
-		if n < len(charts) {
-			rows = append(rows, st.Subtle.Render(fmt.Sprintf("+%d more fields", len(charts)-n)))
-		}
+	// Room is shared on a short screen: the payload takes at most half
+	// (pretty-printed JSON that would need more is shown compact); charts
+	// and changes split the rest (their headings say how many are left
+	// out); the history fills what remains.
+	kind := mqttview.Classify(s.Payload)
+	avail := h - len(rows)
+	plines := m.payloadLines(s.Payload, kind, false, w)
+	if kind == mqttview.KindJSON && !m.raw && 1+len(plines) > avail/2 {
+		plines = m.payloadLines(s.Payload, kind, true, w)
 	}
-	if len(d.diff) > 0 {
-		rows = append(rows, st.Heading.Render("Changed since the previous message"))
-		n := min(len(d.diff), max(1, (h-len(rows))/4))
+	free := avail - 1 - min(len(plines), max(1, avail/2))
+	if len(charts) > 0 && free >= 2 {
+		share := free - 1
+		if len(d.diff) > 0 {
+			share = free/2 - 1
+		}
+		n := min(len(charts), max(1, share))
+		rows = append(rows, st.Heading.Render(section("Charts", n, len(charts), "field")))
+		rows = append(rows, charts[:n]...)
+		free -= n + 1
+	}
+	if len(d.diff) > 0 && free >= 2 {
+		n := min(len(d.diff), free-1)
+		rows = append(rows, st.Heading.Render(section("Changed since the previous message", n, len(d.diff), "change")))
 		for _, c := range d.diff[:n] {
 			rows = append(rows, cut(diffLine(c), w))
 		}
-		if n < len(d.diff) {
-			rows = append(rows, st.Subtle.Render(fmt.Sprintf("+%d more changes", len(d.diff)-n)))
-		}
 	}
-	kind := mqttview.Classify(s.Payload)
-	rows = append(rows, st.Heading.Render(fmt.Sprintf("Last payload (%s)", kind)))
-	payload := mqttview.FormatPayload(s.Payload, m.raw, 4096)
-	if m.raw {
-		payload = string(s.Payload)
-		if kind == mqttview.KindBinary {
-			payload = mqttview.FormatPayload(s.Payload, true, 4096)
-		}
-	}
-	plines := strings.Split(clean(payload), "\n")
+	rest := h - len(rows) - 1
 	histRoom := 0
 	if len(d.history) > 1 {
-		histRoom = min(len(d.history)+1, max(2, (h-len(rows))/3))
+		switch {
+		case rest-len(plines) >= 2:
+			histRoom = rest - len(plines)
+		case rest/3 >= 2:
+			histRoom = rest / 3
+		}
 	}
-	maxP := max(1, h-len(rows)-histRoom)
+	maxP := max(1, rest-histRoom)
 	if len(plines) > maxP {
-		plines = append(plines[:maxP-1], fmt.Sprintf("… %d more lines", len(plines)-maxP+1))
+		plines = append(plines[:maxP-1], "… "+plural(len(plines)-maxP+1, "more line"))
 	}
+	rows = append(rows, st.Heading.Render(fmt.Sprintf("Last payload (%s)", kind)))
 	for _, l := range plines {
 		rows = append(rows, cut(st.Text.Render(l), w))
 	}
@@ -286,6 +294,32 @@ func (m *Model) detailRows(w, h int) []string {
 		rows = rows[:h]
 	}
 	return rows
+}
+
+// payloadLines is the payload as shown: pretty-printed (or, compact,
+// on one line), or as it came with v; long lines wrap at w.
+func (m *Model) payloadLines(p []byte, kind mqttview.PayloadKind, compact bool, w int) []string {
+	text := mqttview.FormatPayload(p, m.raw || compact, 4096)
+	if m.raw && kind != mqttview.KindBinary {
+		text = string(p)
+	}
+	return strings.Split(ansi.Hardwrap(clean(text), max(1, w), true), "\n")
+}
+
+// section is a heading that says how much of a list is shown.
+func section(title string, shown, total int, what string) string {
+	if shown == total {
+		return title
+	}
+	return fmt.Sprintf("%s (%d of %s)", title, shown, plural(total, what))
+}
+
+// plural counts things in words: "1 topic", "2 topics".
+func plural[N int | uint64](n N, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func diffLine(c mqttview.Change) string {

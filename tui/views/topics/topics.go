@@ -20,6 +20,7 @@ import (
 	"charm.land/huh/v2"
 
 	"github.com/iotbench/iotbench/mqttview"
+	"github.com/iotbench/iotbench/mqttview/topic"
 	"github.com/iotbench/iotbench/serialmon/decode"
 	"github.com/iotbench/iotbench/tui/common"
 )
@@ -36,6 +37,22 @@ type Config struct {
 	// Auto connects when the TUI starts, rather than when the view is
 	// first opened.
 	Auto bool
+	// Open, when set, is used instead of dialling Viewer's broker: it
+	// returns a source already connected and subscribed, and calls wake
+	// whenever its store has news (tests and golden scenes feed a store
+	// directly; a recorded session could be replayed the same way).
+	Open func(ctx context.Context, wake func()) (Source, error)
+}
+
+// Source is what the view reads and drives: an *mqttview.Viewer in the
+// program.
+type Source interface {
+	State() mqttview.State
+	Store() *mqttview.Store
+	ClientID() string
+	Publish(ctx context.Context, topic string, payload []byte, qos byte, retain bool) error
+	ClearRetained(ctx context.Context, topic string) error
+	Close() error
 }
 
 // refreshEvery bounds how often the view reads the store while messages
@@ -72,11 +89,11 @@ func wrap(cmd tea.Cmd) tea.Cmd {
 // Messages of the view's commands.
 type (
 	connected struct {
-		v   *mqttview.Viewer
+		v   Source
 		err error
 	}
 	// Changed: the store has news (or a refresh is due).
-	Changed struct{}
+	Changed   struct{}
 	published struct {
 		topic   string
 		retain  bool
@@ -114,7 +131,7 @@ type Model struct {
 	ctx context.Context
 	cfg *Config
 
-	viewer     *mqttview.Viewer
+	viewer     Source
 	connecting bool
 	connErr    error
 	notify     chan struct{}
@@ -150,10 +167,10 @@ func New(c common.Common, ctx context.Context, cfg *Config) *Model {
 }
 
 // Configured reports whether the view has a broker to watch.
-func (m *Model) Configured() bool { return m.cfg != nil && m.cfg.Viewer != nil }
+func (m *Model) Configured() bool { return m.cfg != nil && (m.cfg.Viewer != nil || m.cfg.Open != nil) }
 
-// Viewer is the connection (nil before it is made).
-func (m *Model) Viewer() *mqttview.Viewer { return m.viewer }
+// Source is the connection (nil before it is made).
+func (m *Model) Source() Source { return m.viewer }
 
 // Refreshes counts how often the view read the store (benchmarks).
 func (m *Model) Refreshes() int { return m.refreshN }
@@ -183,6 +200,10 @@ func (m *Model) Connect() tea.Cmd {
 	m.connecting, m.connErr = true, nil
 	cfg, ctx, wake := m.cfg, m.ctx, m.wake
 	return wrap(func() tea.Msg {
+		if cfg.Open != nil {
+			src, err := cfg.Open(ctx, wake)
+			return connected{v: src, err: err}
+		}
 		vc, err := cfg.Viewer(ctx)
 		if err != nil {
 			return connected{err: err}
@@ -426,6 +447,8 @@ func (m *Model) move(msg tea.Msg) bool {
 }
 
 func (m *Model) updateKeys(msg tea.KeyPressMsg) tea.Cmd {
+	// A note answers the key before; the next key moves on from it.
+	m.note = ""
 	if m.move(msg) {
 		return nil
 	}
@@ -466,15 +489,7 @@ func (m *Model) openPublish() tea.Cmd {
 		}
 	}
 	m.form = huh.NewForm(huh.NewGroup(
-		huh.NewInput().Title("Topic").Value(&m.pub.topic).Validate(func(s string) error {
-			if strings.TrimSpace(s) == "" {
-				return fmt.Errorf("a topic name")
-			}
-			if strings.ContainsAny(s, "+#") {
-				return fmt.Errorf("+ and # are for subscriptions, not topic names")
-			}
-			return nil
-		}),
+		huh.NewInput().Title("Topic").Value(&m.pub.topic).Validate(validTopic),
 		huh.NewText().Title("Payload").Lines(4).Value(&m.pub.payload),
 		huh.NewSelect[string]().Title("QoS").Options(huh.NewOption("0 at most once", "0"), huh.NewOption("1 at least once", "1")).Value(&m.pub.qos),
 		huh.NewConfirm().Title("Retain?").Description("the broker keeps it for later subscribers").Value(&m.pub.retain),
@@ -488,13 +503,24 @@ func (m *Model) openPublish() tea.Cmd {
 func (m *Model) openClear() tea.Cmd {
 	m.pub = pubValues{topic: m.sel, confirm: false}
 	m.form = huh.NewForm(huh.NewGroup(
-		huh.NewConfirm().Title("Clear the retained message of "+m.sel+"?").
+		huh.NewConfirm().Title("Clear the retained message of " + m.sel + "?").
 			Description("an empty retained publish: the broker forgets it").Affirmative("Clear").Negative("Keep").Value(&m.pub.confirm),
 	)).WithTheme(m.Styles.FormTheme()).WithShowHelp(false).WithKeyMap(formKeys())
 	m.form.SubmitCmd, m.form.CancelCmd = nil, nil
 	m.dialog = dialogClear
 	m.sizeForm()
 	return m.form.Init()
+}
+
+// validTopic refuses in the dialog what the broker would refuse (the
+// same check the viewer makes before sending), so the operator fixes it
+// while the text is still in front of them.
+func validTopic(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return fmt.Errorf("type the topic to publish to, e.g. iotbench/<thing>/command")
+	}
+	return topic.ValidName(s)
 }
 
 func formKeys() *huh.KeyMap {
@@ -554,7 +580,10 @@ func (m *Model) SetSize(w, h int) {
 
 func (m *Model) sizeForm() {
 	if m.form != nil {
-		m.form.WithWidth(max(20, m.Width-2)).WithHeight(max(5, m.Height-3))
+		// The form's own footer (a blank line and the validation error,
+		// wrapped) goes below its fields: leave it room between the
+		// header and the note, or the error is cut off.
+		m.form.WithWidth(max(20, m.Width-2)).WithHeight(max(5, m.Height-6))
 	}
 }
 
