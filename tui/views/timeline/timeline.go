@@ -105,9 +105,23 @@ func (m *Model) Entries() []Entry { return m.entries }
 // Typing reports whether the search field has the keyboard.
 func (m *Model) Typing() bool { return m.typing }
 
-// Add appends entries, dropping the oldest beyond the bound.
+// Add records entries in time order, dropping the oldest beyond the
+// bound. Sources report in batches (a serial batch, a pipeline's events,
+// the topic viewer's refresh), so an entry can be older than the last
+// one kept: it goes in its place, after entries of the same time.
 func (m *Model) Add(es ...Entry) {
-	m.entries = append(m.entries, es...)
+	for _, e := range es {
+		i := len(m.entries)
+		for i > 0 && m.entries[i-1].Time.After(e.Time) {
+			i--
+		}
+		m.entries = append(m.entries, Entry{})
+		copy(m.entries[i+1:], m.entries[i:])
+		m.entries[i] = e
+		if !m.follow && i <= m.bottom && len(m.entries) > 1 {
+			m.bottom++ // the entry on screen moved down one
+		}
+	}
 	if over := len(m.entries) - m.max; over > 0 {
 		m.entries = m.entries[over:]
 		m.bottom = max(0, m.bottom-over)

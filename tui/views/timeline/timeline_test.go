@@ -127,3 +127,32 @@ func TestBounded(t *testing.T) {
 		t.Fatalf("%d entries, first %q", m.Len(), m.Entries()[0].Text)
 	}
 }
+
+// Batches from different sources arrive late: each entry lands in its
+// place in time, after the entries of the same time, and a scrolled
+// screen keeps showing the entry it showed.
+func TestTimeOrder(t *testing.T) {
+	c := common.New(styles.New(styles.DefaultTheme(), true), func() time.Time { return t0 })
+	m := New(c, ".", 0)
+	m.SetSize(100, 6)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	m.Add(Note(0, "p", at(1), decode.Info, "n", "one"), Note(0, "p", at(5), decode.Info, "n", "five"))
+	m.Add(MQTT(at(3), decode.Info, "topic", "three"))
+	m.Add(Note(0, "p", at(3), decode.Info, "n", "three again"), Note(0, "p", at(0), decode.Info, "n", "zero"))
+	var got []string
+	for _, e := range m.Entries() {
+		got = append(got, e.Text)
+	}
+	if want := "zero one three three again five"; strings.Join(got, " ") != want {
+		t.Fatalf("order %q, want %q", strings.Join(got, " "), want)
+	}
+	m.Update(keytest.Press("up"))
+	before := ansi.Strip(m.View())
+	if !strings.Contains(before, "three again") || strings.Contains(before, "five") {
+		t.Fatalf("scrolled:\n%s", before)
+	}
+	m.Add(Note(0, "p", at(2), decode.Info, "n", "two"))
+	if after := ansi.Strip(m.View()); !strings.Contains(after, "three again") || strings.Contains(after, "five") {
+		t.Fatalf("the screen moved after an older entry came:\n%s", after)
+	}
+}

@@ -173,7 +173,7 @@ func (m *Model) treeRows(w, h int) []string {
 			if n.Stats.Rate > 0 {
 				stats += fmt.Sprintf(" %.1f/s", n.Stats.Rate)
 			}
-			if n.Stats.Retained {
+			if m.retained(n.Stats) {
 				stats += " R"
 			}
 		} else {
@@ -208,7 +208,7 @@ func (m *Model) detailRows(w, h int) []string {
 	}
 	s := d.stats
 	info := fmt.Sprintf("%s · %.1f/s · %s · last %s", plural(s.Count, "message"), s.Rate, plural(s.Bytes, "byte"), s.Last.Format("15:04:05"))
-	if s.Retained {
+	if m.retained(&s) {
 		info += " · retained"
 	}
 	rows := []string{cut(st.Heading.Render(value(s.Topic)), w), cut(st.Subtle.Render(info), w)}

@@ -98,6 +98,7 @@ type (
 		topic   string
 		retain  bool
 		cleared bool
+		size    int
 		err     error
 	}
 )
@@ -138,14 +139,22 @@ type Model struct {
 	waiting    bool
 	lastState  mqttview.Status
 
-	rows     []row
-	totals   mqttview.Totals
-	sel      string // selected path
-	cursor   int
-	top      int
-	det      *detail
-	raw      bool
-	known    map[string]bool
+	rows   []row
+	totals mqttview.Totals
+	sel    string // selected path
+	cursor int
+	top    int
+	det    *detail
+	raw    bool
+	known  map[string]bool
+	// retainedHere are the topics this view published a retained message
+	// to: a broker forwards a retained publish to existing subscribers as
+	// an ordinary message, so the viewer's own copy does not say so.
+	retainedHere map[string]bool
+	// cleared are the topics whose retained message this view cleared:
+	// the broker forwards the empty publish to every subscriber, the
+	// viewer included, after acknowledging it; that echo is not news.
+	cleared  map[string]bool
 	events   []Event
 	dialog   dialog
 	form     *huh.Form
@@ -163,7 +172,8 @@ type pubValues struct {
 
 // New returns the view; cfg nil means no broker is configured.
 func New(c common.Common, ctx context.Context, cfg *Config) *Model {
-	return &Model{Common: c, ctx: ctx, cfg: cfg, notify: make(chan struct{}, 1), known: map[string]bool{}}
+	return &Model{Common: c, ctx: ctx, cfg: cfg, notify: make(chan struct{}, 1),
+		known: map[string]bool{}, retainedHere: map[string]bool{}, cleared: map[string]bool{}}
 }
 
 // Configured reports whether the view has a broker to watch.
@@ -303,10 +313,15 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		case msg.cleared:
 			m.note = "cleared the retained message of " + msg.topic
 			m.record(decode.Notice, "clear", m.note)
+			delete(m.retainedHere, msg.topic)
+			delete(m.known, msg.topic)
+			m.cleared[msg.topic] = true
 		default:
 			m.note = "published to " + msg.topic
 			if msg.retain {
 				m.note += " (retained)"
+				// An empty retained publish deletes the retained message.
+				m.retainedHere[msg.topic] = msg.size > 0
 			}
 			m.record(decode.Notice, "publish", m.note)
 		}
@@ -355,6 +370,15 @@ func (m *Model) refresh() {
 		m.lastState = st.Status
 	}
 	store := v.Store()
+	for t := range m.cleared {
+		if st, ok := store.Topic(t); ok {
+			if len(st.Payload) > 0 {
+				delete(m.cleared, t) // news after the clear
+			} else {
+				store.Forget(t)
+			}
+		}
+	}
 	tree := store.Tree()
 	m.totals = store.Totals()
 	m.rows = m.rows[:0]
@@ -471,10 +495,6 @@ func (m *Model) updateKeys(msg tea.KeyPressMsg) tea.Cmd {
 			m.note = "select a topic first"
 			return nil
 		}
-		if !m.det.stats.Retained {
-			m.note = m.sel + " holds no retained message"
-			return nil
-		}
 		return m.openClear()
 	}
 	return nil
@@ -500,11 +520,24 @@ func (m *Model) openPublish() tea.Cmd {
 	return m.form.Init()
 }
 
+// retained reports whether a topic is known to hold a retained message:
+// it was delivered as retained (it was there when the viewer subscribed)
+// or this view put it there.
+func (m *Model) retained(st *mqttview.TopicStats) bool {
+	return st.Retained || m.retainedHere[st.Topic]
+}
+
 func (m *Model) openClear() tea.Cmd {
 	m.pub = pubValues{topic: m.sel, confirm: false}
+	// A retained message published while the viewer was subscribed
+	// arrives unmarked, so an unknown one is not ruled out: say so.
+	desc := "an empty retained publish: the broker forgets the retained message"
+	if !m.retained(&m.det.stats) {
+		desc = "no retained message was seen here (one published while the viewer was connected arrives unmarked); clearing is harmless if there is none"
+	}
 	m.form = huh.NewForm(huh.NewGroup(
 		huh.NewConfirm().Title("Clear the retained message of " + m.sel + "?").
-			Description("an empty retained publish: the broker forgets it").Affirmative("Clear").Negative("Keep").Value(&m.pub.confirm),
+			Description(desc).Affirmative("Clear").Negative("Keep").Value(&m.pub.confirm),
 	)).WithTheme(m.Styles.FormTheme()).WithShowHelp(false).WithKeyMap(formKeys())
 	m.form.SubmitCmd, m.form.CancelCmd = nil, nil
 	m.dialog = dialogClear
@@ -563,7 +596,7 @@ func (m *Model) updateDialog(msg tea.Msg) tea.Cmd {
 		return wrap(func() tea.Msg {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			return published{topic: topic, retain: p.retain, err: v.Publish(cctx, topic, []byte(p.payload), qos, p.retain)}
+			return published{topic: topic, retain: p.retain, size: len(p.payload), err: v.Publish(cctx, topic, []byte(p.payload), qos, p.retain)}
 		})
 	case huh.StateAborted:
 		m.closeDialog("")

@@ -584,34 +584,58 @@ func TestPublishDialog(t *testing.T) {
 
 func TestClearRetainedDialog(t *testing.T) {
 	b := filledBench(t, 100, 30)
+	// Not known to hold one, but it may (a retained publish made while
+	// the viewer was subscribed arrives unmarked): the dialog says so.
 	b.m.SelectTopic("iotbench/a/telemetry")
 	b.press("c")
-	b.sees("iotbench/a/telemetry holds no retained message")
-	if b.m.Typing() {
-		t.Fatal("a dialog for a topic without a retained message")
-	}
-	b.m.SelectTopic("iotbench/a/command")
-	b.press("c")
-	b.sees("Clear the retained message of iotbench/a/command?", "Clear", "Keep")
+	b.sees("Clear the retained message of iotbench/a/telemetry?", "no retained message was seen here", "Clear", "Keep")
 	b.press("n")
 	if b.m.Typing() || len(b.src.Sent()) != 0 {
 		t.Fatalf("kept: typing %v, sent %v", b.m.Typing(), b.src.Sent())
 	}
-	b.press("c", "y")
+	b.m.SelectTopic("iotbench/a/command")
+	b.press("c")
+	b.sees("Clear the retained message of iotbench/a/command?", "the broker forgets the retained message")
+	b.press("y")
 	want := []topicstest.Sent{{Topic: "iotbench/a/command", QoS: 1, Retain: true, Clear: true}}
 	if got := b.src.Sent(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("sent %+v, want %+v", got, want)
 	}
-	v := b.sees("cleared the retained message of iotbench/a/command", "3 topics")
-	if strings.Contains(v, "command") && !strings.Contains(v, "cleared the retained message of iotbench/a/command") {
-		t.Errorf("the cleared topic is still in the tree:\n%s", v)
+	gone := func(when string) {
+		t.Helper()
+		v := b.sees("cleared the retained message of iotbench/a/command", "3 topics")
+		if strings.Count(v, "command") != 1 || b.m.Selected() == "iotbench/a/command" {
+			t.Errorf("%s: the cleared topic is still in the tree:\n%s", when, v)
+		}
 	}
-	if b.m.Selected() == "iotbench/a/command" {
-		t.Error("the cleared topic is still selected")
-	}
+	gone("at once")
 	if ev := b.m.TakeEvents(); ev[len(ev)-1].Kind != "clear" {
 		t.Errorf("events %+v", ev)
 	}
+	// The broker forwards the empty publish to the viewer too, after its
+	// acknowledgement: that echo does not bring the topic back.
+	b.src.Add("iotbench/a/command", b.now, "", false)
+	b.changed()
+	gone("after the echo")
+	// A message after the clear does.
+	b.src.Add("iotbench/a/command", b.now, "off", false)
+	b.changed()
+	b.sees("4 topics")
+	if ev := b.m.TakeEvents(); len(ev) != 1 || ev[0].Text != "new topic iotbench/a/command (3 bytes)" {
+		t.Errorf("events %+v", ev)
+	}
+}
+
+func TestRetainedPublishMarked(t *testing.T) {
+	b := filledBench(t, 100, 30)
+	b.m.SelectTopic("other")
+	b.press("p", "enter", "enter", "enter", "y")
+	// The broker forwards it to the viewer as an ordinary message.
+	b.src.Add("other", b.now, "hello again", false)
+	b.changed()
+	b.sees("other 3 3.0/s R", "3 messages · 3.0/s · 27 bytes · last 09:30:00 · retained")
+	b.press("c")
+	b.sees("the broker forgets the retained message")
 }
 
 func TestHelpKeys(t *testing.T) {
