@@ -87,7 +87,8 @@ func statementLine(scope policy.Scope, st policy.Statement) string {
 	return line
 }
 
-// Lines renders the preview as text, one line each.
+// Lines renders the preview as text, one line each: the statements,
+// then the evaluator's verdicts.
 func (p Preview) Lines() []string {
 	if p.Err != nil {
 		return []string{"policy preview: " + p.Err.Error()}
@@ -103,6 +104,30 @@ func (p Preview) Lines() []string {
 		} else {
 			out = append(out, "  ✗ denied:  "+c.What)
 		}
+	}
+	return out
+}
+
+// Summary is the evaluator's verdicts in two sentences, "allowed: connect
+// as X, publish to Y, …" and "denied: …", for a short screen.
+func (p Preview) Summary() []string {
+	if p.Err != nil {
+		return []string{"policy preview: " + p.Err.Error()}
+	}
+	var allowed, denied []string
+	for _, c := range p.Checks {
+		if c.Allowed {
+			allowed = append(allowed, c.What)
+		} else {
+			denied = append(denied, c.What)
+		}
+	}
+	out := []string{"The evaluator says:"}
+	if len(allowed) > 0 {
+		out = append(out, "✓ allowed: "+strings.Join(allowed, ", "))
+	}
+	if len(denied) > 0 {
+		out = append(out, "✗ denied: "+strings.Join(denied, ", "))
 	}
 	return out
 }

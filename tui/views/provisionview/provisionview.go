@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -108,6 +109,9 @@ type values struct {
 	sensors         []string
 	dhtPin, pmsPin  string
 	confirm         bool
+	// rows is the view's height, for the preview's length (a binding
+	// of the preview, so a resize renders it again).
+	rows int
 }
 
 // Model is one board's Provision view.
@@ -120,7 +124,11 @@ type Model struct {
 	chip, mac string // what is known of the board (for the default thing)
 	stage     stage
 	form      *huh.Form
-	v         values
+	// v is written by the form (in Update) and read by the policy
+	// preview, which Huh computes in a command, off the Update goroutine:
+	// vmu orders the two.
+	vmu sync.Mutex
+	v   values
 
 	steps      map[provision.StepID]*stepState
 	flashDone  int64
@@ -281,7 +289,9 @@ func (m *Model) closeForm(note string) {
 }
 
 func (m *Model) updateForm(msg tea.Msg) tea.Cmd {
+	m.vmu.Lock()
 	f, cmd := m.form.Update(msg)
+	m.vmu.Unlock()
 	if ff, ok := f.(*huh.Form); ok {
 		m.form = ff
 	}
@@ -372,10 +382,12 @@ func (m *Model) Field() string {
 // openForm builds the wizard with the current answers.
 func (m *Model) openForm() tea.Cmd {
 	m.note = ""
+	m.vmu.Lock()
 	if m.v.thing == "" {
 		m.v.thing = m.DefaultThing()
 	}
 	m.v.confirm = true
+	m.vmu.Unlock()
 	var clouds []huh.Option[string]
 	for _, c := range m.cfg.Clouds {
 		clouds = append(clouds, huh.NewOption(c.Label, c.Kind))
@@ -421,13 +433,17 @@ func (m *Model) openForm() tea.Cmd {
 			huh.NewConfirm().Key(fieldConfirm).Title("Provision now?").Description("identity, files, flash, reset, boot, first publish").
 				Affirmative("Provision").Negative("Not now").Value(&m.v.confirm),
 		),
-	).WithTheme(m.Styles.FormTheme()).WithShowHelp(true).WithKeyMap(formKeys())
+	).WithTheme(m.Styles.FormTheme()).WithShowHelp(false).WithShowErrors(false).WithKeyMap(formKeys())
 	f.SubmitCmd, f.CancelCmd = nil, nil
 	m.form = f
 	m.stage = stageForm
 	m.sizeForm()
 	return f.Init()
 }
+
+// The form shows neither its help nor its errors: its keys are in the
+// shell's footer (ShortHelp), and a field's error is the view's last row
+// (Huh would add rows below the height it was given).
 
 // formKeys is Huh's key map without its own quit (the shell owns ctrl+c;
 // esc leaves the wizard).
@@ -438,19 +454,25 @@ func formKeys() *huh.KeyMap {
 }
 
 func (m *Model) previewText() string {
-	c := m.cloud(m.v.cloud)
+	m.vmu.Lock()
+	kind, region, thing, rows := m.v.cloud, strings.TrimSpace(m.v.region), strings.TrimSpace(m.v.thing), m.v.rows
+	m.vmu.Unlock()
+	c := m.cloud(kind)
 	if c == nil {
 		return ""
 	}
 	scope := c.Scope
-	if c.Kind == "aws" && m.v.region != "" {
-		scope.Region = m.v.region
+	if c.Kind == "aws" && region != "" {
+		scope.Region = region
 	}
-	thing := m.v.thing
 	if thing == "" {
 		thing = "esp8266-xxxxxx"
 	}
-	lines := PolicyPreview(scope, thing).Lines()
+	p := PolicyPreview(scope, thing)
+	lines := p.Lines()
+	if rows < fullPreviewRows {
+		lines = p.Summary()
+	}
 	if c.Kind == "aws" {
 		lines = append(lines, "(the account is filled in when the credentials are asked)")
 	}
@@ -460,12 +482,21 @@ func (m *Model) previewText() string {
 // SetSize resizes the view and the form.
 func (m *Model) SetSize(w, h int) {
 	m.Common.SetSize(w, h)
+	m.vmu.Lock()
+	m.v.rows = h
+	m.vmu.Unlock()
 	m.sizeForm()
 }
 
+// fullPreviewRows is the view height from which the preview lists the
+// policy's statements and a line per verdict; below it the verdicts are
+// two sentences, so that they and the confirmation fit an 80×24
+// terminal.
+const fullPreviewRows = 30
+
 func (m *Model) sizeForm() {
 	if m.form != nil {
-		m.form.WithWidth(max(20, m.Width-2)).WithHeight(max(5, m.Height-3))
+		m.form.WithWidth(max(20, m.Width-2)).WithHeight(max(5, m.Height-2))
 	}
 }
 

@@ -448,6 +448,11 @@ func TestPolicyPreview(t *testing.T) {
 			t.Errorf("no %q in\n%s", s, lines)
 		}
 	}
+	sum := p.Summary()
+	if len(sum) != 3 || !strings.HasPrefix(sum[1], "✓ allowed: connect as "+testThing+", publish to "+firmware.TelemetryTopic(testThing)+", ") ||
+		!strings.HasPrefix(sum[2], "✗ denied: connect as esp8266-000000") {
+		t.Errorf("summary %q", sum)
+	}
 	if strings.Contains(lines, localcloud.Scope.ARN("")) {
 		t.Errorf("the ARN prefix is shown:\n%s", lines)
 	}

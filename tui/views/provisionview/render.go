@@ -41,6 +41,11 @@ func (m *Model) View() string {
 	if m.note != "" {
 		foot = m.Styles.Subtle.Render(m.note)
 	}
+	if m.stage == stageForm && m.form != nil {
+		if errs := m.form.Errors(); len(errs) > 0 {
+			foot = m.Styles.Error.Render("✗ " + errs[0].Error())
+		}
+	}
 	rows = append(rows, cut(foot, w))
 	return strings.Join(rows[:h], "\n")
 }
