@@ -45,10 +45,11 @@ func (m *Model) View() string {
 			rows = append(rows, padRight(l, tw)+sep+r)
 		}
 	default:
-		th := m.treeHeight()
-		rows = append(rows, m.treeRows(w, th)...)
+		// A short tree leaves its share to the detail.
+		tree := m.treeRows(w, m.treeHeight())
+		rows = append(rows, tree...)
 		rows = append(rows, m.Styles.Separator.Render(strings.Repeat("─", w)))
-		rows = append(rows, m.detailRows(w, bodyH-th-1)...)
+		rows = append(rows, m.detailRows(w, bodyH-len(tree)-1)...)
 	}
 	if len(rows) > h-1 {
 		rows = rows[:h-1]

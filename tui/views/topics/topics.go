@@ -617,6 +617,9 @@ func (m *Model) sizeForm() {
 		// wrapped) goes below its fields: leave it room between the
 		// header and the note, or the error is cut off.
 		m.form.WithWidth(max(20, m.Width-2)).WithHeight(max(5, m.Height-6))
+		// Huh lays its fields out again only in Update: a resize while
+		// the dialog is open would keep the old width until a key.
+		m.form.Update(tea.WindowSizeMsg{Width: m.Width, Height: m.Height})
 	}
 }
 
