@@ -228,7 +228,11 @@ func (m *Model) header(w int) string {
 	parts := []string{st.Heading.Render("Doctor")}
 	state := ""
 	if r := m.report; r != nil {
-		parts = append(parts, m.source, fmt.Sprintf("%d findings", len(r.Findings)))
+		n := fmt.Sprintf("%d findings", len(r.Findings))
+		if len(r.Findings) == 1 {
+			n = "1 finding"
+		}
+		parts = append(parts, m.source, n)
 		if r.Healthy {
 			state = st.Notice.Render("✓ healthy")
 		} else {

@@ -254,7 +254,7 @@ func TestHealthyAndEmpty(t *testing.T) {
 	seen := true
 	r := doctor.Diagnose(doctor.Input{NoSerial: true, Seen: &seen, Topic: "iotbench/x/telemetry", SeenEvidence: "message from x"})
 	m.SetReport(&r, "test")
-	if s := screen(m); !strings.Contains(s, "✓ healthy") || !strings.Contains(s, "1. ✓ a message from the board arrived") || strings.Contains(s, "diagnosis:") {
+	if s := screen(m); !strings.Contains(s, "Doctor · test · 1 finding ") || !strings.Contains(s, "✓ healthy") || !strings.Contains(s, "1. ✓ a message from the board arrived") || strings.Contains(s, "diagnosis:") {
 		t.Errorf("healthy:\n%s", s)
 	}
 	m.SetReport(&doctor.Report{Healthy: true}, "test")
