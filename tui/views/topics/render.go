@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 
@@ -222,7 +223,7 @@ func (m *Model) detailRows(w, h int) []string {
 	sort.Strings(names)
 	nameW := 4
 	for _, n := range names {
-		nameW = max(nameW, min(ansi.StringWidth(n), 18))
+		nameW = max(nameW, min(ansi.StringWidth(value(n)), 18))
 	}
 	for _, n := range names {
 		pts := d.series[n]
@@ -234,7 +235,8 @@ func (m *Model) detailRows(w, h int) []string {
 		}
 		val := fmt.Sprintf(" %s [%s…%s]", plot.Format(vals[len(vals)-1]), plot.Format(lo), plot.Format(hi))
 		lineW := max(1, w-nameW-1-ansi.StringWidth(val))
-		name := ansi.Truncate(n, nameW, "…")
+		// Field names come from the payload: quoted if they hold controls.
+		name := ansi.Truncate(value(n), nameW, "…")
 		charts = append(charts, cut(st.Subtle.Render(padRight(name, nameW))+" "+st.Sparkline.Render(plot.Sparkline(vals, lineW))+st.Text.Render(val), w))
 	}
 	// Room is shared on a short screen: the payload takes at most half
@@ -324,13 +326,14 @@ func plural[N int | uint64](n N, word string) string {
 }
 
 func diffLine(c mqttview.Change) string {
+	path := value(c.Path)
 	switch c.Op {
 	case "added":
-		return fmt.Sprintf("+ %s = %s", c.Path, value(c.New))
+		return fmt.Sprintf("+ %s = %s", path, value(c.New))
 	case "removed":
-		return fmt.Sprintf("- %s (was %s)", c.Path, value(c.Old))
+		return fmt.Sprintf("- %s (was %s)", path, value(c.Old))
 	}
-	return fmt.Sprintf("~ %s: %s → %s", c.Path, value(c.Old), value(c.New))
+	return fmt.Sprintf("~ %s: %s → %s", path, value(c.Old), value(c.New))
 }
 
 // value prints a JSON leaf; strings are quoted when they hold anything a
@@ -339,6 +342,10 @@ func value(v any) string {
 	s, ok := v.(string)
 	if !ok {
 		return fmt.Sprintf("%v", v)
+	}
+	if !utf8.ValidString(s) {
+		// A stray byte such as 0x90 starts a control string on a terminal.
+		return strconv.Quote(s)
 	}
 	for _, r := range s {
 		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {

@@ -309,15 +309,15 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		switch {
 		case msg.err != nil:
 			m.note = msg.err.Error()
-			m.record(decode.Error, "publish", "publish to "+msg.topic+" failed: "+msg.err.Error())
+			m.record(decode.Error, "publish", "publish to "+value(msg.topic)+" failed: "+msg.err.Error())
 		case msg.cleared:
-			m.note = "cleared the retained message of " + msg.topic
+			m.note = "cleared the retained message of " + value(msg.topic)
 			m.record(decode.Notice, "clear", m.note)
 			delete(m.retainedHere, msg.topic)
 			delete(m.known, msg.topic)
 			m.cleared[msg.topic] = true
 		default:
-			m.note = "published to " + msg.topic
+			m.note = "published to " + value(msg.topic)
 			if msg.retain {
 				m.note += " (retained)"
 				// An empty retained publish deletes the retained message.
@@ -536,7 +536,7 @@ func (m *Model) openClear() tea.Cmd {
 		desc = "no retained message was seen here (one published while the viewer was connected arrives unmarked); clearing is harmless if there is none"
 	}
 	m.form = huh.NewForm(huh.NewGroup(
-		huh.NewConfirm().Title("Clear the retained message of " + m.sel + "?").
+		huh.NewConfirm().Title("Clear the retained message of " + value(m.sel) + "?").
 			Description(desc).Affirmative("Clear").Negative("Keep").Value(&m.pub.confirm),
 	)).WithTheme(m.Styles.FormTheme()).WithShowHelp(false).WithKeyMap(formKeys())
 	m.form.SubmitCmd, m.form.CancelCmd = nil, nil
