@@ -74,12 +74,14 @@ func Diagnose(in Input) Report {
 	return finish(fs)
 }
 
-// dropStalledPublish: once the publish was seen, "stalled before
-// publishing" is wrong by definition (the log may just have been cut).
+// dropStalledPublish: once the publish was seen, no "stalled" finding
+// holds: the board got through every step, and the log was only cut where
+// the pipeline stopped reading it (the broker can have the message before
+// the board prints that it connected).
 func dropStalledPublish(fs []Finding) []Finding {
 	out := fs[:0]
 	for _, f := range fs {
-		if f.Code == SymStalled && f.Step >= StepPublish {
+		if f.Code == SymStalled {
 			continue
 		}
 		out = append(out, f)

@@ -49,6 +49,15 @@ func TestFaultTable(t *testing.T) {
 	}{
 		{name: "healthy and seen", in: Input{Lines: logOf(healthy), Seen: yes(), Topic: "iotbench/esp8266-a1b2c3/telemetry", SeenEvidence: "message on iotbench/esp8266-a1b2c3/telemetry"},
 			top: CodeVerified, healthy: true},
+		// The pipeline stops reading the log once the broker has the
+		// message, which can be before the board prints that it connected.
+		{name: "seen while the log stops at the MQTT connect", in: Input{Lines: logOf(bootHead + `
+#IB fs ok=1 files=config.json,cert.der,private.der,ca.der
+#IB cfg ok=1 thing=esp8266-a1b2c3 sensors=fake
+#IB wifi status=3 ip=192.168.1.20 rssi=-61 ch=6
+#IB ntp synced=1 epoch=1795600800 waited_ms=2310
+#IB tls ok=1 mfln=0 heap=21344`), Seen: yes(), Topic: "iotbench/esp8266-a1b2c3/telemetry", SeenEvidence: "message on iotbench/esp8266-a1b2c3/telemetry"},
+			top: CodeVerified, healthy: true},
 		{name: "silent", in: Input{}, top: SymSilent, fixHas: "port"},
 		{name: "no wifi", in: Input{Lines: logOf(bootHead + `
 #IB fs ok=1 files=config.json,cert.der,private.der,ca.der
