@@ -10,4 +10,4 @@ run 'BenchmarkBuild1MB60Files' ./flasher/spiffs/
 run 'BenchmarkOTAUpload500KB' ./flasher/ota/
 run 'BenchmarkFlood' ./mqttview/
 run 'BenchmarkMonitor2Mbaud|BenchmarkProvisionRealTime' ./cmd/iotbench/
-IOTBENCH_BENCH_SECONDS=${IOTBENCH_BENCH_SECONDS:-10} run 'BenchmarkTUI2Mbaud' ./tui/
+IOTBENCH_BENCH_SECONDS=${IOTBENCH_BENCH_SECONDS:-10} run 'BenchmarkTUI2Mbaud|BenchmarkTUILoad' ./tui/
