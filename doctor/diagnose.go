@@ -42,7 +42,7 @@ func Diagnose(in Input) Report {
 		in.Probe = &p
 	}
 	fs = append(fs, cloudFindings(in.Cloud)...)
-	fs = append(fs, probeFindings(in.Probe)...)
+	fs = append(fs, boardMountedAnyway(probeFindings(in.Probe), events)...)
 	if in.Seen != nil {
 		if *in.Seen {
 			fs = dropStalledPublish(fs)
@@ -72,6 +72,34 @@ func Diagnose(in Input) Report {
 		}
 	}
 	return finish(fs)
+}
+
+// boardMountedAnyway: when the board reports that it mounted its
+// filesystem and read its files, the bench finding no image of this run
+// in flash cannot be why the board stopped. It still matters (the board
+// may be running an older image, with an older identity), so it stays,
+// as a warning ranked after what the board itself reported, absorbing
+// none of its symptoms.
+func boardMountedAnyway(probe []Finding, events []decode.Event) []Finding {
+	mounted := false
+	for _, e := range events {
+		if code, _, success, ok := classify(e); ok && success && code == SymFiles {
+			mounted = true
+		}
+	}
+	if !mounted {
+		return probe
+	}
+	for i := range probe {
+		f := &probe[i]
+		if f.Code != "fs.wrong_place" && f.Code != "fs.files_missing" {
+			continue
+		}
+		f.Step, f.Severity, f.explains = StepPublish, decode.Warning, nil
+		f.Summary = "the board mounted a filesystem, but not the one this run flashed: " + f.Summary
+		f.Fix = "run iotbench provision again (it rewrites a filesystem that differs from the one it builds); if this stays, the flash does not keep what is written: " + f.Fix
+	}
+	return probe
 }
 
 // dropStalledPublish: once the publish was seen, no "stalled" finding

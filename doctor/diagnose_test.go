@@ -118,6 +118,16 @@ func TestFaultTable(t *testing.T) {
 #IB fs ok=1 files=config.json,cert.der,private.der,ca.der
 #IB cfg ok=1 thing=esp8266-a1b2c3 sensors=fake
 #IB wifi status=3 ip=192.168.1.20 rssi=-61 ch=6`)}, top: SymStalled, fixHas: "NTP"},
+		// The board reports mounting its filesystem and fails later: its
+		// own failure leads, and the bench's differing read-back stays a
+		// warning behind it (it may be an older image, with an older
+		// identity).
+		{name: "clock fails on a board that mounted a filesystem the bench did not expect", in: Input{Lines: logOf(bootHead + `
+#IB fs ok=1 files=config.json,cert.der,private.der,ca.der
+#IB cfg ok=1 thing=esp8266-a1b2c3 sensors=fake
+#IB wifi status=3 ip=192.168.1.20 rssi=-61 ch=6
+#IB ntp synced=0 waited_ms=30000`), Probe: &ProbeFacts{FS: &FSProbe{Offset: 0x200000, Layout: "4M2M", Err: "no filesystem image built by this run there"}}, Seen: no(), Topic: "t"},
+			top: SymClock},
 		{name: "wifi recovered then clock fails", in: Input{Lines: logOf(bootHead + `
 #IB fs ok=1 files=config.json,cert.der,private.der,ca.der
 #IB wifi_disc reason=201
