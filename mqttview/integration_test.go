@@ -302,7 +302,11 @@ func runSuite(t *testing.T, br broker) {
 		v2.Subscribe(ctx, "suite/retained/marker")
 		pub.Publish(ctx, "suite/retained/marker", []byte("m"), 1, false)
 		eventually(t, 3*time.Second, "the marker", func() bool { _, ok := v2.Store().Topic("suite/retained/marker"); return ok })
-		if st, ok := v2.Store().Topic("suite/retained/state"); ok {
+		// The clear itself may reach v2 as an ordinary empty message: the
+		// broker acknowledges a publish before fanning it out, so v2's
+		// subscription can be in place by then. What must not come is a
+		// retained message, or the old payload.
+		if st, ok := v2.Store().Topic("suite/retained/state"); ok && (st.Retained || len(st.Payload) > 0 || st.Count > 1) {
 			t.Fatalf("cleared retained message still delivered: %+v", st)
 		}
 	})
