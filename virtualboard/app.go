@@ -53,6 +53,10 @@ func (e *AppEnv) Flash() *Flash { return e.b.flash }
 // MAC is the board's station MAC.
 func (e *AppEnv) MAC() [6]byte { return e.b.cfg.MAC }
 
+// Chip is the board's chip ("ESP8266", "ESP32-C3", …), as the firmware
+// knows what it was built for.
+func (e *AppEnv) Chip() string { return e.b.chip.Name }
+
 // Restart is ESP.restart(): a software reset, after which the ROM prints
 // its banner with rst cause 2 and the boot mode latched at the last
 // hardware reset (device-side.md §1.4).

@@ -408,11 +408,16 @@ func (b *Board) startCPU(cause, strap int, banner bool) {
 // softReset is a software-initiated restart (FLASH_END(0), a stub
 // reboot): the ROM starts again with rst cause 2 and the strap latched at
 // the last hardware reset (device-side.md §1.4).
-func (b *Board) softReset() {
+func (b *Board) softReset() { b.restartWith(2) }
+
+// restartWith restarts the chip with a reset cause of its own (a
+// watchdog, a software reset) and the strap latched at the last hardware
+// reset.
+func (b *Board) restartWith(cause int) {
 	b.mu.Lock()
 	strap := b.strap
 	b.mu.Unlock()
-	go b.startCPU(2, strap, true)
+	go b.startCPU(cause, strap, true)
 }
 
 // attachHost gives one transport the UART's host end; a board has one

@@ -43,13 +43,16 @@ const romHashRate = 4e6
 const readSlowLen = 64
 
 // run32 is an ESP32-family chip after reset: the ROM banner, then either
-// the UART download loop (rom32) or, booting from flash, nothing further
-// (the board does not emulate ESP32 applications).
+// the UART download loop (rom32) or the boot from flash (bootFlash32).
 func (b *Board) run32(ctx context.Context, cause, strap int, banner bool) {
+	start := b.clk.Now()
 	if banner {
 		b.print(b.banner32(cause, strap))
 	}
 	if strap != 1 {
+		if strap == 3 {
+			b.bootFlash32(ctx, start)
+		}
 		<-ctx.Done()
 		return
 	}
@@ -80,6 +83,8 @@ func (b *Board) banner32(cause, strap int) string {
 	switch {
 	case cause == causeUSBChipReset:
 		rst = "0x15 (USB_UART_CHIP_RESET)"
+	case cause == causeRTCWDT && b.chip.Name == "ESP32":
+		rst = "0x10 (RTCWDT_RTC_RESET)"
 	case cause == 2 && b.chip.Name == "ESP32":
 		rst = "0xc (SW_CPU_RESET)"
 	case cause == 2:

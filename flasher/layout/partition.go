@@ -489,3 +489,33 @@ func (p Partition) flags() string {
 	}
 	return strings.Join(f, ":")
 }
+
+// BootApp is the app partition a bootloader boots when the OTA data
+// partition is erased or absent, as after a fresh flash (ESP-IDF
+// bootloader_utility_get_selected_boot_partition): factory if the table
+// has one, else the lowest OTA slot, else test.
+func (t *PartitionTable) BootApp() (Partition, error) {
+	rank := func(p Partition) int {
+		switch {
+		case p.Type != TypeApp:
+			return -1
+		case p.SubType == SubTypeFactory:
+			return 0
+		case p.SubType >= SubTypeOTA0 && p.SubType < SubTypeOTA0+16:
+			return 1 + int(p.SubType-SubTypeOTA0)
+		case p.SubType == SubTypeTest:
+			return 100
+		}
+		return -1
+	}
+	best := -1
+	for i, p := range t.Partitions {
+		if r := rank(p); r >= 0 && (best < 0 || r < rank(t.Partitions[best])) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return Partition{}, fmt.Errorf("the partition table has no factory, OTA or test app partition: a bootloader has nothing to boot")
+	}
+	return t.Partitions[best], nil
+}

@@ -15,15 +15,70 @@ type volume interface {
 	ReadFile(path string) ([]byte, error)
 }
 
-// mount is LittleFS.begin() / SPIFFS.begin() on the region the layout
-// gives the filesystem, with the parameters the core compiles in
-// (filesystem-images.md §3.1, §5.2). The reference sketch turns
-// auto-format off, so a region that does not mount is reported instead of
-// being wiped. names lists the root's files in directory order.
-func mount(region []byte, kind layout.FSKind, l layout.ESP8266Layout) (v volume, names []string, err error) {
+// fsGeometry is where the sketch's filesystem is and how it is cut up.
+type fsGeometry struct {
+	Offset, Size uint32
+	Block, Page  int
+	ESP32        bool
+}
+
+// fsRegion finds the filesystem the way the sketch's core does. ESP8266:
+// the linker symbols of the layout it was built with
+// (filesystem-images.md §1.1). ESP32 family: the partition table in the
+// board's own flash at 0x8000, searched by label as esp_partition_find
+// does for LittleFS.begin()/SPIFFS.begin() (a data partition; SPIFFS
+// also wants subtype spiffs), with 4 KiB blocks (filesystem-images.md
+// §1.2, §5.2). An error leaves the geometry's offset and size as far as
+// known, for the sketch's failure line.
+func (s *sketch) fsRegion(kind layout.FSKind) (fsGeometry, error) {
+	flash := s.env.Flash()
+	if s.env.Chip() == "ESP8266" {
+		name := s.o.Layout
+		if name == "" {
+			name = "4M2M"
+		}
+		l, err := layout.ESP8266(name)
+		g := fsGeometry{Offset: l.FS.Offset, Size: l.FS.Size, Block: l.FSBlock, Page: l.FSPage}
+		if err != nil || !l.HasFS() || int(l.FS.End()) > flash.Size() {
+			// A sketch linked for a layout the chip cannot hold: its FS
+			// symbols point past the flash and begin() fails.
+			return g, fmt.Errorf("layout %q does not fit this board's flash (%v)", name, err)
+		}
+		return g, nil
+	}
+	label := s.o.FSLabel
+	if label == "" {
+		label = "spiffs"
+	}
+	pt, err := layout.ParseBinary(flash.Read(layout.PartitionTableOffset, layout.PartitionTableMaxLen))
+	if err != nil {
+		return fsGeometry{}, fmt.Errorf("partition table at 0x%x: %w", layout.PartitionTableOffset, err)
+	}
+	p, err := pt.ByLabel(label)
+	if err != nil {
+		return fsGeometry{}, err
+	}
+	g := fsGeometry{Offset: p.Offset, Size: p.Size, Block: layout.ESP32FSBlock, Page: layout.ESP32FSPage, ESP32: true}
+	switch {
+	case p.Type != layout.TypeData:
+		return g, fmt.Errorf("partition %s is not a data partition", p)
+	case kind == layout.SPIFFS && p.SubType != layout.SubTypeSPIFFS:
+		return g, fmt.Errorf("partition %s is not of subtype spiffs", p)
+	case int(p.Offset)+int(p.Size) > flash.Size():
+		return g, fmt.Errorf("partition %s ends past the flash", p)
+	}
+	return g, nil
+}
+
+// mount is LittleFS.begin() / SPIFFS.begin() on the filesystem's region,
+// with the parameters the core compiles in (filesystem-images.md §3.1,
+// §4, §5.2). The reference sketch turns auto-format off, so a region that
+// does not mount is reported instead of being wiped. names lists the
+// root's files in directory order.
+func mount(region []byte, kind layout.FSKind, g fsGeometry) (v volume, names []string, err error) {
 	switch kind {
 	case layout.LittleFS:
-		im, err := littlefs.Read(region, littlefs.ESP8266Params(len(region), l.FSBlock))
+		im, err := littlefs.Read(region, littlefs.ESP8266Params(len(region), g.Block))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -34,10 +89,15 @@ func mount(region []byte, kind layout.FSKind, l layout.ESP8266Layout) (v volume,
 		}
 		return im, names, nil
 	case layout.SPIFFS:
-		if err := spiffsMagic(region, l.FSPage, l.FSBlock); err != nil {
+		p := spiffs.ESP8266Params(len(region), g.Block)
+		if g.ESP32 {
+			// The ESP32 magic includes the block count (§4); the reader
+			// checks the structure itself.
+			p = spiffs.ESP32Params(len(region))
+		} else if err := spiffsMagic(region, g.Page, g.Block); err != nil {
 			return nil, nil, err
 		}
-		im, err := spiffs.Read(region, spiffs.ESP8266Params(len(region), l.FSBlock))
+		im, err := spiffs.Read(region, p)
 		if err != nil {
 			return nil, nil, err
 		}

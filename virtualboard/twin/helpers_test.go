@@ -361,8 +361,12 @@ type console struct {
 }
 
 func readConsole(t testing.TB, p *virtualboard.HostPort) *console {
+	return readConsoleAt(t, p, 74880)
+}
+
+func readConsoleAt(t testing.TB, p *virtualboard.HostPort, baud int) *console {
 	c := &console{ch: make(chan struct{}, 1)}
-	if err := p.SetBaudRate(74880); err != nil {
+	if err := p.SetBaudRate(baud); err != nil {
 		t.Fatal(err)
 	}
 	go func() {
@@ -443,10 +447,23 @@ func loopback(context.Context, string) (string, error) { return "127.0.0.1", nil
 // into its flash directly and resets it into flash boot.
 func newBench(t testing.TB, o Options, flashSize int, fsOffset uint32, fsImg []byte) *bench {
 	t.Helper()
+	return startBench(t, o, virtualboard.Config{FlashSize: flashSize}, 74880, func(f *virtualboard.Flash) {
+		f.Load(0, appImage(t, "4MB"))
+		if fsImg != nil {
+			f.Load(fsOffset, fsImg)
+		}
+	})
+}
+
+// startBench makes a board of cfg running the twin with o, has load fill
+// its flash, and boots it, its console read at baud.
+func startBench(t testing.TB, o Options, cfg virtualboard.Config, baud int, load func(*virtualboard.Flash)) *bench {
+	t.Helper()
 	if o.Resolve == nil {
 		o.Resolve = loopback
 	}
-	b, err := virtualboard.New(virtualboard.Config{Speed: 50, FlashSize: flashSize, App: App(o)})
+	cfg.Speed, cfg.App = 50, App(o)
+	b, err := virtualboard.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,11 +476,8 @@ func newBench(t testing.TB, o Options, flashSize int, fsOffset uint32, fsImg []b
 	// Hold RESET while the flash is loaded, so the power-on boot cannot
 	// run half-loaded flash; releasing it boots from flash.
 	b.PressReset(true)
-	b.Flash().Load(0, appImage(t, "4MB"))
-	if fsImg != nil {
-		b.Flash().Load(fsOffset, fsImg)
-	}
-	c := readConsole(t, p)
+	load(b.Flash())
+	c := readConsoleAt(t, p, baud)
 	b.PressReset(false)
 	return &bench{board: b, port: p, console: c}
 }

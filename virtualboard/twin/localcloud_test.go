@@ -16,28 +16,13 @@ import (
 // stores the telemetry it accepted.
 func TestPublishesToLocalCloud(t *testing.T) {
 	t.Parallel()
-	cloud, err := localcloud.Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	br, err := cloud.Serve(localcloud.ServeOptions{Addr: "127.0.0.1:0", Advertise: "localhost"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { br.Close() })
-	id, err := cloud.Provision(context.Background(), localcloud.ProvisionRequest{Thing: "bench-lc"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	host, port := br.Endpoint()
-	cfg := testConfig("bench-lc", port)
-	cfg.Endpoint.Host = host
-	files := map[string][]byte{firmware.ConfigFile: cfg.Marshal(), firmware.CertFile: id.CertDER(), firmware.KeyFile: id.KeyDER(), firmware.CAFile: id.CADER()}
+	cloud, files := localCloudThing(t, "bench-lc")
 	l := mustLayout(t, "4M2M")
 	b := newBench(t, Options{}, 4<<20, l.FS.Offset, fsImage(t, layout.LittleFS, l, files))
 	// The store has no notification: check it after each of the board's
 	// publishes until the first record shows up (or 20 publishes passed).
 	var recs []localcloud.Record
+	var err error
 	for i := 1; len(recs) == 0 && i <= 20; i++ {
 		b.console.waitCount(t, "#IB pub topic="+firmware.TelemetryTopic("bench-lc"), i, waitLong)
 		recs, err = cloud.Telemetry().Query("bench-lc", time.Now().Add(-time.Hour), time.Now().Add(time.Hour), 10, false)
@@ -54,4 +39,26 @@ func TestPublishesToLocalCloud(t *testing.T) {
 	}
 	b.console.wait(t, "#IB pub topic="+firmware.TelemetryTopic("bench-lc"))
 	b.console.checkStatusLines(t)
+}
+
+// localCloudThing serves a local cloud on loopback with thing provisioned,
+// and returns the board files for it.
+func localCloudThing(t *testing.T, thing string) (*localcloud.Cloud, map[string][]byte) {
+	cloud, err := localcloud.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	br, err := cloud.Serve(localcloud.ServeOptions{Addr: "127.0.0.1:0", Advertise: "localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { br.Close() })
+	id, err := cloud.Provision(context.Background(), localcloud.ProvisionRequest{Thing: thing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port := br.Endpoint()
+	cfg := testConfig(thing, port)
+	cfg.Endpoint.Host = host
+	return cloud, map[string][]byte{firmware.ConfigFile: cfg.Marshal(), firmware.CertFile: id.CertDER(), firmware.KeyFile: id.KeyDER(), firmware.CAFile: id.CADER()}
 }

@@ -49,6 +49,10 @@ type Options struct {
 	Layout string
 	// FS is the filesystem the sketch was built with (LittleFS when empty).
 	FS layout.FSKind
+	// FSLabel is the partition label the sketch passes to LittleFS.begin()
+	// or SPIFFS.begin() on ESP32-family chips ("spiffs" when empty, the
+	// arduino-esp32 default for both); Layout is for the ESP8266 only.
+	FSLabel string
 	// Networks in range; nil means the one config.json names (with its
 	// password). An empty, non-nil list means no network at all.
 	Networks []Network
@@ -97,7 +101,12 @@ type OTA interface {
 
 // Timing of the sketch and the SDK on the board clock.
 const (
-	baud           = 74880 // device-side.md §1.1, §6.3: one rate for ROM and sketch
+	baud = 74880 // device-side.md §1.1, §6.3: one rate for ROM and sketch
+	// esp32Baud is the sketch's rate on ESP32-family chips. The reference
+	// firmware defines no ESP32 build (firmware.SerialBaud is the ESP8266
+	// ROM's rate); the same reasoning — one rate for the ROM and the
+	// sketch — gives the ESP32-family ROMs' 115200 (device-side.md §1.8).
+	esp32Baud      = 115200
 	loopTick       = 100 * time.Millisecond
 	wifiJoin       = 3 * time.Second // scan, auth, assoc, DHCP
 	wifiRetry      = 5 * time.Second // SDK reconnect after a failure
@@ -172,7 +181,11 @@ func (s *sketch) stop(ctx context.Context, why string) {
 }
 
 func (s *sketch) run(ctx context.Context) {
-	s.env.Begin(baud)
+	if s.env.Chip() == "ESP8266" {
+		s.env.Begin(baud)
+	} else {
+		s.env.Begin(esp32Baud)
+	}
 	s.boot()
 	if !s.readFiles() {
 		s.stop(ctx, "fix the filesystem image and reset")
@@ -226,24 +239,15 @@ func (s *sketch) readFiles() bool {
 		kind = layout.LittleFS
 	}
 	fsName := map[layout.FSKind]string{layout.LittleFS: "LittleFS", layout.SPIFFS: "SPIFFS"}[kind]
-	name := s.o.Layout
-	if name == "" {
-		name = "4M2M"
+	g, err := s.fsRegion(kind)
+	var vol volume
+	var names []string
+	if err == nil {
+		vol, names, err = mount(s.env.Flash().Read(g.Offset, int(g.Size)), kind, g)
 	}
-	l, err := layout.ESP8266(name)
-	if err != nil || !l.HasFS() || int(l.FS.End()) > s.env.Flash().Size() {
-		// A sketch linked for a layout the chip cannot hold: its FS
-		// symbols point past the flash and begin() fails.
-		s.logf("layout %q: %v", name, err)
-		s.line(firmware.LineFSFail, fsName, l.FS.Offset, l.FS.Size)
-		s.status(firmware.EventFS, firmware.KeyOK, "0", firmware.KeyKind, string(kind))
-		return false
-	}
-	region := s.env.Flash().Read(l.FS.Offset, int(l.FS.Size))
-	vol, names, err := mount(region, kind, l)
 	if err != nil {
 		s.logf("mount: %v", err)
-		s.line(firmware.LineFSFail, fsName, l.FS.Offset, l.FS.Size)
+		s.line(firmware.LineFSFail, fsName, g.Offset, g.Size)
 		s.status(firmware.EventFS, firmware.KeyOK, "0", firmware.KeyKind, string(kind))
 		return false
 	}

@@ -1,0 +1,192 @@
+package virtualboard
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/iotbench/iotbench/flasher/image"
+	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/virtualboard/esp32fw"
+)
+
+// readUntil reads what the host receives until out holds want n times,
+// or fails after 5 s with what came.
+func readUntil(t *testing.T, p *HostPort, want string, n int) string {
+	t.Helper()
+	var out []byte
+	buf := make([]byte, 4096)
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(string(out), want) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %d× %q within 5 s; got %q", n, want, out)
+		}
+		p.SetReadTimeout(100 * time.Millisecond)
+		k, err := p.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, buf[:k]...)
+	}
+	return string(out)
+}
+
+// flashBoot loads img at 0 into a fresh board of chip, resets it into
+// flash boot and returns its port; app (may be nil) is its firmware.
+func flashBoot(t *testing.T, chip string, img []byte, app App) *HostPort {
+	t.Helper()
+	b := newTestBoard(t, Config{Chip: chip, App: app})
+	p, err := b.Port()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	p.SetBaudRate(115200)
+	if img != nil {
+		b.Flash().Load(0, img)
+	}
+	b.Reset(false)
+	return p
+}
+
+func defaultTable(t *testing.T) *layout.PartitionTable {
+	pt, err := layout.ESP32DefaultTable("default", 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pt
+}
+
+func merged(t *testing.T, chip string) []byte {
+	img, err := esp32fw.Merged(chip, defaultTable(t), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// device-side.md §1.8: no bootloader → "invalid header: 0x..." with the
+// word the ROM read, again and again; the ESP32's RTC watchdog then
+// resets the chip (rst:0x10).
+func TestESP32FamilyBlankFlashInvalidHeader(t *testing.T) {
+	out := readUntil(t, flashBoot(t, "ESP32-C3", nil, nil), "invalid header: 0xffffffff\r\n", 3)
+	if !strings.HasPrefix(out, "ESP-ROM:esp32c3\r\nrst:") || !strings.Contains(out, "boot:0x13 (SPI_FAST_FLASH_BOOT)") {
+		t.Fatalf("banner: %q", out)
+	}
+	out = readUntil(t, flashBoot(t, "ESP32", nil, nil), "rst:0x10 (RTCWDT_RTC_RESET)", 1)
+	if n := strings.Count(out, "invalid header: 0xffffffff"); n != invalidHeaderTries {
+		t.Fatalf("%d invalid header lines before the watchdog, want %d: %q", n, invalidHeaderTries, out)
+	}
+	// Something that is not an image: its first word, little-endian.
+	b := make([]byte, 8)
+	copy(b, "gov\x00")
+	out = readUntil(t, flashBoot(t, "ESP32-S3", b, nil), "invalid header: 0x00766f67", 2)
+	if strings.Contains(out, "entry") {
+		t.Fatalf("jumped somewhere: %q", out)
+	}
+}
+
+// A bootloader, the default table and an app: the ROM's load/entry lines
+// for the bootloader's segments at the chip's offset (0x1000 on the ESP32,
+// 0x0 on the C3, esp-serial-protocol.md §14.4), then the app runs with the
+// entry of the app image.
+func TestESP32FamilyBootsApp(t *testing.T) {
+	for _, chip := range []string{"ESP32", "ESP32-C3", "ESP32-S3"} {
+		t.Run(chip, func(t *testing.T) {
+			img := merged(t, chip)
+			ran := make(chan uint32, 1)
+			app := func(ctx context.Context, env *AppEnv) {
+				env.Printf("app on %s\r\n", env.Chip())
+				ran <- env.Entry
+			}
+			p := flashBoot(t, chip, img, app)
+			out := readUntil(t, p, "app on "+chip, 1)
+			var entry uint32
+			select {
+			case entry = <-ran:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the app did not run")
+			}
+			blOff, _ := image.BootloaderOffset(chip)
+			bl, err := image.Parse(img[blOff:], chip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want strings.Builder
+			for _, s := range bl.Segments {
+				fmt.Fprintf(&want, "load:0x%08x,len:%d\r\n", uint32(s.LoadAddr), s.Length)
+			}
+			fmt.Fprintf(&want, "entry 0x%08x\r\n", uint32(bl.Entry))
+			if !strings.Contains(out, want.String()) {
+				t.Fatalf("want %q in %q", want.String(), out)
+			}
+			if got := strings.Contains(out, "configsip: 0, SPIWP:0xee\r\n"); got != (chip == "ESP32") {
+				t.Fatalf("configsip line %v on %s: %q", got, chip, out)
+			}
+			at, _ := defaultTable(t).BootApp()
+			app2, _ := image.Parse(img[at.Offset:], chip)
+			if entry != uint32(app2.Entry) || entry == uint32(bl.Entry) {
+				t.Fatalf("app entry 0x%x, image says 0x%x", entry, uint32(app2.Entry))
+			}
+			if strings.Contains(out, "E (") {
+				t.Fatalf("bootloader errors on a good image: %q", out)
+			}
+		})
+	}
+	// The ESP32 bootloader at 0x0 (where the C3 has it) is not found.
+	c3 := merged(t, "ESP32")
+	out := readUntil(t, flashBoot(t, "ESP32", c3[0x1000:], nil), "invalid header: ", 2)
+	if strings.Contains(out, "load:") {
+		t.Fatalf("loaded a bootloader from the wrong offset: %q", out)
+	}
+}
+
+// The bootloader refuses a bad app with ESP-IDF's lines and resets: the
+// app never runs.
+func TestESP32BootloaderRefusesBadApp(t *testing.T) {
+	pt := defaultTable(t)
+	at, _ := pt.BootApp()
+	cases := map[string]struct {
+		edit func(img []byte)
+		want string
+	}{
+		"other chip": {func(img []byte) {
+			s3, _ := esp32fw.App("ESP32-S3", 1)
+			copy(img[at.Offset:], s3)
+		}, "boot_comm: mismatch chip ID, expected 5, found 9"},
+		"checksum": {func(img []byte) { img[at.Offset+0x30] ^= 0x01 }, "esp_image: Checksum failed. Calculated 0x"},
+		"erased app": {func(img []byte) {
+			for i := at.Offset; i < uint32(len(img)); i++ {
+				img[i] = 0xFF
+			}
+		}, fmt.Sprintf("esp_image: image at 0x%x has invalid magic byte (nothing flashed here?)", at.Offset)},
+		"no table": {func(img []byte) {
+			for i := layout.PartitionTableOffset; i < layout.PartitionTableOffset+layout.PartitionTableSize; i++ {
+				img[i] = 0xFF
+			}
+		}, "boot: Failed to verify partition table"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			img := merged(t, "ESP32-C3")
+			c.edit(img)
+			ran := make(chan struct{}, 1)
+			p := flashBoot(t, "ESP32-C3", img, func(ctx context.Context, env *AppEnv) { ran <- struct{}{} })
+			// Twice: the bootloader resets and fails again (a boot loop).
+			out := readUntil(t, p, c.want, 2)
+			if strings.Count(out, "ESP-ROM:esp32c3") < 2 {
+				t.Fatalf("no reset after the failure: %q", out)
+			}
+			if name != "no table" && !strings.Contains(out, "boot: OTA app partition slot 0 is not bootable\r\n") {
+				t.Fatalf("slot line missing: %q", out)
+			}
+			select {
+			case <-ran:
+				t.Fatal("the app ran")
+			default:
+			}
+		})
+	}
+}
