@@ -28,9 +28,16 @@ func (sharedPort) Close() error { return nil }
 // and waits for the first message from the thing on its topic.
 func (r *run) bootAndVerify(ctx context.Context, msgs <-chan Message) error {
 	o := r.o
-	bootBaud := 0
+	bootBaud, appBaud := 0, o.AppBaud
 	if r.info.Chip.IsESP8266() {
 		bootBaud = 74880 // device-side.md §1.1: the ROM prints at 74880 with a 26 MHz crystal
+		if appBaud == 0 {
+			appBaud = firmware.SerialBaud
+		}
+	} else if appBaud == 0 {
+		// ESP32-family ROMs print at 115200 (device-side.md §1.8), and
+		// so does the firmware twin there: one rate for the whole log.
+		appBaud = 115200
 	}
 	var sess *serialmon.Session
 	// The session lives for the whole watch, so it takes ctx, not the
@@ -39,7 +46,7 @@ func (r *run) bootAndVerify(ctx context.Context, msgs <-chan Message) error {
 	err := r.step(ctx, StepReset, 10*time.Second, func(ctx context.Context) (string, bool, error) {
 		var err error
 		sess, err = serialmon.StartSession(outer, serialmon.SessionOptions{
-			Port: r.t.Port, Baud: o.AppBaud, BootBaud: bootBaud,
+			Port: r.t.Port, Baud: appBaud, BootBaud: bootBaud,
 			OpenPort: func(ctx context.Context, spec string, baud int) (flasher.Port, error) {
 				if err := r.port.SetBaudRate(baud); err != nil {
 					return nil, err
@@ -146,6 +153,13 @@ loop:
 						stopReason = "the board repeats the same failure: " + e.Summary
 						break loop
 					}
+				}
+				// The ROM gave up (no bootloader, a corrupt one): nothing
+				// will run until the flash is fixed, however long we wait
+				// (an ESP32 ROM repeats "invalid header" until reset).
+				if e.Kind == decode.KindROMError && e.Severity >= decode.Error {
+					stopReason = "the ROM cannot boot: " + e.Summary
+					break loop
 				}
 				if e.Kind == decode.KindBootLoop {
 					stopReason = "the board is in a boot loop"

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/iotbench/iotbench/flasher"
+	"github.com/iotbench/iotbench/flasher/layout"
 )
 
 // region is one thing to put into flash, and how much of it is not the
@@ -48,7 +49,10 @@ func (r *run) flashRegions(ctx context.Context) (string, bool, error) {
 		if name == "" {
 			name = "application"
 		}
-		regs = append(regs, region{Region: flasher.Region{Addr: 0, Data: r.o.App, Name: name}, used: len(r.o.App)})
+		regs = append(regs, region{Region: flasher.Region{Addr: r.appAt, Data: r.o.App, Name: name}, used: len(r.o.App)})
+	}
+	if r.table != nil {
+		regs = append(regs, region{Region: flasher.Region{Addr: layout.PartitionTableOffset, Data: r.table, Name: "partition table"}, used: len(r.table)})
 	}
 	regs = append(regs, region{Region: flasher.Region{Addr: r.fsAt, Data: r.fsImage, Name: "filesystem"}, used: trimErased(r.fsImage)})
 	var plain []flasher.Region

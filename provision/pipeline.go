@@ -49,15 +49,26 @@ type Options struct {
 	// (default: the board's flash size's Arduino default).
 	FS     layout.FSKind
 	Layout string
-	// App, when set, is the application image written at 0x0 (ESP8266).
+	// App, when set, is firmware to write as well: on the ESP8266 an
+	// application image, written at 0x0; on ESP32-family chips a merged
+	// image (bootloader, partition table, app, from merge-bin), written at
+	// 0x0, or an app image, written at the table's boot app partition.
 	App     []byte
 	AppName string
+	// Partitions (ESP32 family) is the partition table to use and write at
+	// 0x8000: a CSV or binary file, or an arduino-esp32 scheme name
+	// ("default"), as write-flash --partitions takes it. Empty: the chip's
+	// own table, or the default scheme when it has none.
+	Partitions string
+	// FSPartition (ESP32 family) is the label of the filesystem partition
+	// when the table has several.
+	FSPartition string
 	// Extra files for the filesystem image, beside the identity.
 	Extra []fstree.File
 
 	// Serial side.
 	Baud            int // transfer rate (default 460800; the ESP8266 ROM stays at 115200)
-	AppBaud         int // the firmware's Serial.begin rate (default the reference firmware's, firmware.SerialBaud)
+	AppBaud         int // the firmware's Serial.begin rate (default the reference firmware's: firmware.SerialBaud on the ESP8266, the ROM's 115200 on ESP32-family chips)
 	NoStub          bool
 	StubFile        string
 	StubDirs        []string
@@ -96,9 +107,6 @@ func (o *Options) defaults() {
 	}
 	if o.Baud == 0 {
 		o.Baud = 460800
-	}
-	if o.AppBaud == 0 {
-		o.AppBaud = firmware.SerialBaud
 	}
 	if o.StepTimeout == 0 {
 		o.StepTimeout = 2 * time.Minute
@@ -160,9 +168,13 @@ type run struct {
 	lay     string
 	fsImage []byte
 	fsAt    uint32
-	changed bool // something was created or written
-	lines   []doctor.Line
-	resetAt time.Time
+	appAt   uint32 // where Options.App goes
+	table   []byte // a partition table to write at 0x8000 (ESP32 family)
+	// tableFrom says where an ESP32 board's partition table came from.
+	tableFrom string
+	changed   bool // something was created or written
+	lines     []doctor.Line
+	resetAt   time.Time
 	// onFlasher receives the loader's events while a step wants them.
 	onFlasher func(flasher.Event)
 }
@@ -411,13 +423,20 @@ func (r *run) makeFiles(ctx context.Context) (string, bool, error) {
 
 // chooseLayout picks the filesystem region: the option, the ledger's, or
 // the Arduino default for the board's flash size.
-func (r *run) chooseLayout() (fsimage.Geometry, string, error) {
+func (r *run) chooseLayout(ctx context.Context) (fsimage.Geometry, string, error) {
+	if !r.info.Chip.IsESP8266() {
+		if r.o.Layout != "" {
+			return fsimage.Geometry{}, "", fmt.Errorf("--layout %s is an ESP8266 flash layout; the %s has a partition table: use --partitions (a CSV or a scheme such as default) and --fs-partition", r.o.Layout, r.info.Chip.Name)
+		}
+		g, err := r.chooseESP32(ctx)
+		return g, g.Name, err
+	}
+	if r.o.Partitions != "" || r.o.FSPartition != "" {
+		return fsimage.Geometry{}, "", fmt.Errorf("--partitions and --fs-partition are for ESP32-family chips; the ESP8266 has flash layouts: use --layout")
+	}
 	name := r.o.Layout
 	if name == "" && r.rec != nil {
 		name = r.rec.Layout
-	}
-	if !r.info.Chip.IsESP8266() {
-		return fsimage.Geometry{}, "", fmt.Errorf("provisioning %s boards is not supported yet: flash the filesystem with iotbench write-flash --fs", r.info.Chip.Name)
 	}
 	if name == "" {
 		ls := layout.ESP8266ForFlash(r.flash)
@@ -460,7 +479,7 @@ func defaultLayoutFor(flash int) string {
 }
 
 func (r *run) buildImage(ctx context.Context) (string, bool, error) {
-	g, name, err := r.chooseLayout()
+	g, name, err := r.chooseLayout(ctx)
 	if err != nil {
 		return "", false, err
 	}
@@ -491,7 +510,11 @@ func (r *run) buildImage(ctx context.Context) (string, bool, error) {
 		r.rec = &Record{MAC: r.mac}
 	}
 	r.rec.ImageTime = stamp
-	return fmt.Sprintf("%s image of %d KiB for layout %s (at 0x%x)", r.o.FS, len(img)>>10, name, g.Offset), false, nil
+	where := g.Name
+	if r.tableFrom != "" {
+		where += " (table from " + r.tableFrom + ")"
+	}
+	return fmt.Sprintf("%s image of %d KiB for %s (at 0x%x)", r.o.FS, len(img)>>10, where, g.Offset), false, nil
 }
 
 func sha(b []byte) string {

@@ -164,7 +164,14 @@ func appImage(t *testing.T) []byte {
 }
 
 func board(t *testing.T, app virtualboard.App, mac byte) (*virtualboard.Board, Target) {
-	b, err := virtualboard.New(virtualboard.Config{Speed: 50, App: app, MAC: [6]byte{0x18, 0xfe, 0x34, 0xa1, 0xb2, mac}})
+	return boardWith(t, virtualboard.Config{App: app}, mac)
+}
+
+// boardWith is a virtual board of cfg (clock ×50, MAC ending in mac)
+// and the target that opens it in-process.
+func boardWith(t *testing.T, cfg virtualboard.Config, mac byte) (*virtualboard.Board, Target) {
+	cfg.Speed, cfg.MAC = 50, [6]byte{0x18, 0xfe, 0x34, 0xa1, 0xb2, mac}
+	b, err := virtualboard.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

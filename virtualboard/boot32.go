@@ -183,7 +183,7 @@ func checkApp(data []byte, chip string, p layout.Partition) (*image.Image, strin
 	if len(data) == 0 || data[0] != image.Magic {
 		return nil, fmt.Sprintf("esp_image: image at 0x%x has invalid magic byte (nothing flashed here?)", p.Offset)
 	}
-	if data[1] > image.MaxSegments {
+	if len(data) > 1 && data[1] > image.MaxSegments {
 		return nil, fmt.Sprintf("esp_image: image at 0x%x segment count %d exceeds max %d", p.Offset, data[1], image.MaxSegments)
 	}
 	im, err := image.Parse(data, chip)

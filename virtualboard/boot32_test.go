@@ -190,3 +190,26 @@ func TestESP32BootloaderRefusesBadApp(t *testing.T) {
 		})
 	}
 }
+
+// checkApp reads whatever the app partition holds: an image or a reason
+// in the bootloader's words, never a panic.
+func FuzzCheckApp(f *testing.F) {
+	app, err := esp32fw.App("ESP32-C3", 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(app)
+	f.Add(app[:40])
+	f.Add([]byte{0xE9, 17, 0, 0})
+	f.Add([]byte{})
+	p := layout.Partition{Type: layout.TypeApp, SubType: layout.SubTypeFactory, Offset: 0x10000, Size: 0x100000, Label: "factory"}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		im, why := checkApp(b, "ESP32-C3", p)
+		if (im == nil) == (why == "") {
+			t.Fatalf("image %v with reason %q", im != nil, why)
+		}
+		if why != "" && !strings.Contains(why, ": ") {
+			t.Fatalf("reason %q has no tag", why)
+		}
+	})
+}

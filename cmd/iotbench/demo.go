@@ -15,6 +15,7 @@ import (
 
 	"github.com/iotbench/iotbench/awsops"
 	"github.com/iotbench/iotbench/firmware"
+	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/localcloud"
 	"github.com/iotbench/iotbench/provision"
@@ -50,7 +51,7 @@ func demoFaultList() string {
 
 func (a *app) demoCommand() *cobra.Command {
 	var speed float64
-	var fault string
+	var fault, chip string
 	var keep, noTUI bool
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -65,15 +66,30 @@ message on the board's topic. No hardware or AWS account is needed.
 --fault breaks one thing, to show the doctor naming the cause and the fix:
 ` + demoFaultList() + `
 The board's clock runs --speed times faster than real time, so the ROM
-loader's 115200-baud transfer and the firmware's waits do not take long.`,
+loader's 115200-baud transfer and the firmware's waits do not take long.
+
+--chip esp32c3 (or esp32, esp32s3, …) runs the same flow on a virtual
+ESP32-family board: a merged image (bootloader, arduino-esp32's default
+partition table, app) is flashed at 0x0 and the filesystem goes into the
+table's spiffs partition. ESP32 demos print text (the TUI follows the
+ESP8266) and have no OTA.
+
+  iotbench demo
+  iotbench demo --fault clock
+  iotbench demo --chip esp32c3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if fault != "" && demoFaults[fault] == "" {
 				return usagef("--fault %q: use one of\n%s", fault, demoFaultList())
 			}
-			return a.runDemo(cmd.Context(), speed, fault, keep, noTUI)
+			c, err := image.CanonicalChip(chip)
+			if err != nil {
+				return usagef("--chip %q: %v", chip, err)
+			}
+			return a.runDemo(cmd.Context(), c, speed, fault, keep, noTUI)
 		},
 	}
+	cmd.Flags().StringVar(&chip, "chip", "esp8266", "the virtual board's chip: esp8266, or an ESP32-family chip such as esp32c3")
 	cmd.Flags().Float64Var(&speed, "speed", 20, "virtual board clock speed-up (1 = real time)")
 	cmd.Flags().StringVar(&fault, "fault", "", "inject a fault (see above)")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the demo's local cloud directory (its CA, registry, telemetry) and print where it is")
@@ -88,18 +104,18 @@ const (
 	demoSketchVersion = 0x1b0d0001
 )
 
-func (a *app) runDemo(ctx context.Context, speed float64, fault string, keep, noTUI bool) error {
-	env, err := newDemoEnv(speed, fault, 1)
+func (a *app) runDemo(ctx context.Context, chip string, speed float64, fault string, keep, noTUI bool) error {
+	env, err := newDemoEnv(chip, speed, fault, 1)
 	if err != nil {
 		return err
 	}
 	defer env.close(keep, a.out)
-	if !noTUI && a.tuiWanted() {
+	if !noTUI && a.tuiWanted() && chip == image.ChipESP8266 {
 		return a.runDemoTUI(ctx, env, speed, fault)
 	}
 	host, port := env.broker.Endpoint()
 	a.out.say("Local cloud: broker on %s, boards connect to %s:%d", env.broker.Addr(), host, port)
-	a.out.say("Virtual ESP8266 (4 MB flash, clock ×%g) at %s", speed, env.targets[0].Port)
+	a.out.say("Virtual %s (4 MB flash, clock ×%g) at %s", chip, speed, env.targets[0].Port)
 	if fault != "" {
 		a.out.say("Fault injected: %s — %s", fault, demoFaults[fault])
 	}
@@ -143,7 +159,7 @@ func (e *demoEnv) close(keep bool, out *output) {
 	}
 }
 
-func newDemoEnv(speed float64, fault string, boards int) (env *demoEnv, err error) {
+func newDemoEnv(chip string, speed float64, fault string, boards int) (env *demoEnv, err error) {
 	dir, err := os.MkdirTemp("", "iotbench-demo-")
 	if err != nil {
 		return nil, err
@@ -206,6 +222,10 @@ func newDemoEnv(speed float64, fault string, boards int) (env *demoEnv, err erro
 	case "fs-offset":
 		l, _ := layout.ESP8266("4M2M")
 		wrong := l.FS.Offset - 0x100000
+		if chip != image.ChipESP8266 {
+			p, _ := esp32DemoTable().FS()
+			wrong = p.Offset - 0x100000
+		}
 		o.FSOffset = &wrong
 	}
 	if cloudFault != nil {
@@ -219,6 +239,9 @@ func newDemoEnv(speed float64, fault string, boards int) (env *demoEnv, err erro
 		return "", fmt.Errorf("lookup %s: no such host", h)
 	}
 	opts.Networks = demoNetworks(opts.Networks, ssid, password)
+	if chip != image.ChipESP8266 {
+		return env, env.addESP32Boards(chip, speed, boards, opts, o, dir)
+	}
 	l, _ := layout.ESP8266("4M2M")
 	o.OTAPasswordMD5 = fmt.Sprintf("%x", md5.Sum([]byte(demoOTAPassword)))
 	for i := 0; i < boards; i++ {

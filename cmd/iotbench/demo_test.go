@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iotbench/iotbench/firmware"
+	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/ota"
 	"github.com/iotbench/iotbench/provision"
 	"github.com/iotbench/iotbench/virtualboard/arduinoota"
@@ -36,6 +37,27 @@ func TestDemoVerifies(t *testing.T) {
 	// the broker before the board's later lines are read).
 	if !strings.Contains(text, "| filesystem mounted:") || !strings.Contains(text, "| Wi-Fi connected") {
 		t.Errorf("demo output lacks the board's decoded log:\n%s", text)
+	}
+}
+
+// The same on a virtual ESP32-C3: the merged image at 0x0, the
+// filesystem in the default table's spiffs partition, verified; with the
+// filesystem flashed elsewhere the doctor finds it there.
+func TestDemoESP32C3(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"demo", "--speed", "50", "--chip", "esp32c3"}, noenv, nil, &out, &errb)
+	text := out.String()
+	if code != exitOK || !strings.Contains(text, "Virtual ESP32-C3") || !strings.Contains(text, "partition spiffs (table from the merged image") ||
+		!strings.Contains(text, "Verified: esp32c3-d3105e published on iotbench/esp32c3-d3105e/telemetry") {
+		t.Fatalf("demo --chip esp32c3: exit %d\n%s\n%s", code, text, errb.String())
+	}
+	out.Reset()
+	code = run(context.Background(), []string{"demo", "--speed", "50", "--chip", "esp32c3", "--fault", "fs-offset"}, noenv, nil, &out, &errb)
+	if code != exitNotVerified || !strings.Contains(out.String(), "0x190000") {
+		t.Fatalf("demo --chip esp32c3 --fault fs-offset: exit %d\n%s", code, out.String())
+	}
+	if code := run(context.Background(), []string{"demo", "--chip", "esp31"}, noenv, nil, &out, &errb); code != exitUsage {
+		t.Fatalf("unknown chip: exit %d", code)
 	}
 }
 
@@ -101,7 +123,7 @@ func TestDemoFaults(t *testing.T) {
 // next boot, and the firmware publishes again from its first sequence
 // number.
 func TestDemoBoardUpdatesOverTheAir(t *testing.T) {
-	env, err := newDemoEnv(50, "", 1)
+	env, err := newDemoEnv(image.ChipESP8266, 50, "", 1)
 	if err != nil {
 		t.Fatal(err)
 	}

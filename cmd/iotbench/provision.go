@@ -61,6 +61,7 @@ type provisionFlags struct {
 	thing, keyType                         string
 	wifiSSID, wifiPasswordFile             string
 	layout, fs, app                        string
+	partitions, fsPartition                string
 	all                                    bool
 	bootTimeout                            time.Duration
 	interval                               int
@@ -90,8 +91,26 @@ each with its own thing), or the only ESP-looking port.
 The board must run firmware that reads these files: the reference sketch
 (firmware/arduino), flashed before or with --app.
 
+ESP8266: the filesystem goes where the flash layout puts it (--layout, default
+the Arduino default for the flash size) and --app is written at 0x0.
+
+ESP32, S2, S3, C3, C6, H2: the filesystem goes into the data partition of
+subtype spiffs or littlefs (--fs-partition LABEL when there are several) of
+the partition table: the one inside a merged --app image, else --partitions
+(a CSV or binary file, or an arduino-esp32 scheme such as default), else the
+table the chip holds at 0x8000, else — on a blank chip — arduino-esp32's
+default for its flash size. A table that is not already on the chip is
+written to 0x8000 in the same flash step. --app is either a merged image
+(iotbench merge-bin: bootloader, partition table and app; written at 0x0) or
+an app image (written at the table's factory or first OTA partition); which
+one is told from the file: a merged image holds a partition table at 0x8000.
+A blank ESP32 needs a bootloader and an app: without --app the ROM prints
+"invalid header" and the doctor says so.
+
   iotbench provision --wifi-ssid bench --wifi-password-file pw.txt
   iotbench provision --all --app iotbench-ref.bin
+  iotbench provision --app merged.bin rfc2217://benchpi:4001      # a blank ESP32-C3
+  iotbench provision --partitions parts.csv --fs-partition data --app sketch.bin
   iotbench provision rfc2217://benchpi:4000 --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runProvision(cmd.Context(), f, args)
@@ -117,7 +136,9 @@ func (a *app) provisionFlagSet(cmd *cobra.Command, f *provisionFlags) {
 	fl.StringVar(&f.wifiPasswordFile, "wifi-password-file", "", "file holding the Wi-Fi password (default $IOTBENCH_WIFI_PASSWORD; never passed on the command line)")
 	fl.StringVar(&f.layout, "layout", "", "flash layout (default: the Arduino default for the board's flash size; see iotbench layouts)")
 	fl.StringVar(&f.fs, "fs", "littlefs", "filesystem the firmware mounts: littlefs or spiffs")
-	fl.StringVar(&f.app, "app", "", "firmware image to flash at 0x0 as well (the reference sketch built for this layout)")
+	fl.StringVar(&f.app, "app", "", "firmware to flash as well: ESP8266 an image for 0x0; ESP32 family a merged image (for 0x0) or an app image (for the app partition)")
+	fl.StringVar(&f.partitions, "partitions", "", "ESP32 family: partition table to use and write at 0x8000 (CSV or binary file, or a scheme such as default; default: the chip's)")
+	fl.StringVar(&f.fsPartition, "fs-partition", "", "ESP32 family: label of the filesystem partition when the table has several")
 	fl.DurationVar(&f.bootTimeout, "boot-timeout", 90*time.Second, "how long to wait after the reset for the first message")
 	fl.IntVar(&f.interval, "interval", 10, "the board's publish interval in seconds")
 	fl.StringSliceVar(&f.sensors, "sensor", nil, "sensor TYPE[:PIN] (repeatable): "+sensorTypeList()+"; default fake")
@@ -134,7 +155,7 @@ func sensorTypeList() string {
 // pipelineOptions turns the flags into provision options (without the
 // cloud, which the caller opens).
 func (a *app) pipelineOptions(f *provisionFlags) (provision.Options, error) {
-	o := provision.Options{Thing: f.thing, KeyType: f.keyType, Layout: f.layout, BootTimeout: f.bootTimeout, PublishIntervalS: f.interval,
+	o := provision.Options{Thing: f.thing, KeyType: f.keyType, Layout: f.layout, Partitions: f.partitions, FSPartition: f.fsPartition, BootTimeout: f.bootTimeout, PublishIntervalS: f.interval,
 		Baud: a.baud, NoStub: a.noStub, StubFile: a.stubFile, ConnectAttempts: a.connectAttempts}
 	if a.baud == 115200 {
 		o.Baud = 0 // the pipeline's default: fast where a stub allows it
@@ -147,6 +168,16 @@ func (a *app) pipelineOptions(f *provisionFlags) (provision.Options, error) {
 	if f.layout != "" {
 		if _, err := layout.ESP8266(f.layout); err != nil {
 			return o, usagef("%v", err)
+		}
+	}
+	if f.layout != "" && (f.partitions != "" || f.fsPartition != "") {
+		return o, usagef("--layout is for ESP8266 flash layouts, --partitions/--fs-partition for ESP32 partition tables: give one")
+	}
+	if f.partitions != "" {
+		// Checked now, against no flash size yet, so a typo costs no
+		// board time; the pipeline checks it against the chip's flash.
+		if _, _, err := layout.LoadTable(f.partitions, 0); err != nil {
+			return o, &flasher.InputError{Msg: "--partitions: " + err.Error()}
 		}
 	}
 	before, err := flasher.ParseBefore(a.before)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/provision"
 )
 
@@ -19,7 +20,7 @@ import (
 func BenchmarkProvisionRealTime(b *testing.B) {
 	stub := os.Getenv("IOTBENCH_BENCH_STUB")
 	run := func(n int) ([]*provision.Result, time.Duration) {
-		env, err := newDemoEnv(1, "", n)
+		env, err := newDemoEnv(image.ChipESP8266, 1, "", n)
 		if err != nil {
 			b.Fatal(err)
 		}

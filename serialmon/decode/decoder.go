@@ -600,7 +600,7 @@ func (d *Decoder) romError(t string, ev func(string, Severity, string, string, m
 		return ev(KindROMError, Warning, "the ROM reports user code done", "", f)
 	case strings.HasPrefix(t, "invalid header"):
 		return ev(KindROMError, Error, "no valid second-stage bootloader ("+t+")",
-			"flash the bootloader at its offset (0x1000 on the ESP32, 0x0 on newer chips) together with the partition table and the app", f)
+			"flash a bootloader, partition table and application, e.g. iotbench provision --app merged.bin (a merge-bin image; the bootloader goes at 0x1000 on the ESP32 and S2, 0x0 on newer chips)", f)
 	case strings.HasPrefix(t, "csum err"):
 		return ev(KindROMError, Error, "corrupt bootloader segment ("+t+")",
 			"reflash the bootloader; check flash mode and power", f)

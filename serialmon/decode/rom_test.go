@@ -325,7 +325,7 @@ func TestESP32DownloadAndErrors(t *testing.T) {
 
 	// No bootloader: the ROM repeats "invalid header" — reported once per boot.
 	evs = decodeText("rst:0x10 (RTCWDT_RTC_RESET),boot:0x13 (SPI_FAST_FLASH_BOOT)\ninvalid header: 0xffffffff\ninvalid header: 0xffffffff\ninvalid header: 0xffffffff\n")
-	check(t, one(t, evs, KindROMError), Error, "no valid second-stage bootloader", "flash the bootloader", map[string]string{"error": "invalid header: 0xffffffff"})
+	check(t, one(t, evs, KindROMError), Error, "no valid second-stage bootloader", "flash a bootloader, partition table and application, e.g. iotbench provision --app merged.bin", map[string]string{"error": "invalid header: 0xffffffff"})
 	check(t, one(t, decodeText("flash read err, 1000"), KindROMError), Error, "could not read the flash", "", nil)
 	check(t, one(t, decodeText("ets_main.c 371 "), KindROMError), Error, "no bootable image", "", nil)
 	check(t, one(t, decodeText("csum err:0x9a!=0x89"), KindROMError), Error, "corrupt bootloader segment", "reflash the bootloader", nil)

@@ -1,0 +1,163 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/iotbench/iotbench/flasher/fsimage"
+	"github.com/iotbench/iotbench/flasher/image"
+	"github.com/iotbench/iotbench/flasher/layout"
+)
+
+// chooseESP32 finds the filesystem of an ESP32-family board in its
+// partition table (filesystem-images.md §1.2) and decides what else goes
+// into flash. The table is, in this order: the one inside a merged --app
+// image, Options.Partitions, the one the chip holds at 0x8000 (read with
+// the loader: 0xC00 bytes, which READ_FLASH_SLOW on a ROM loader moves in
+// 48 requests), or — on a chip without one — the arduino-esp32 default
+// for its flash size. A table that did not come from the chip is written
+// to 0x8000 in the same flash step. --app is a merged image (bootloader at
+// the chip's offset and a table at 0x8000, as merge-bin lays them out,
+// written at 0x0) or an app image (written at the boot app partition).
+func (r *run) chooseESP32(ctx context.Context) (fsimage.Geometry, error) {
+	chip := r.info.Chip.Name
+	var pt *layout.PartitionTable
+	var from string
+	write, merged := true, false
+	if len(r.o.App) > 0 {
+		var inner *layout.PartitionTable
+		var err error
+		merged, inner, err = splitApp(r.o.App, chip)
+		if err != nil {
+			return fsimage.Geometry{}, err
+		}
+		if merged {
+			if r.o.Partitions != "" {
+				return fsimage.Geometry{}, fmt.Errorf("--app %s is a merged image with its own partition table, and --partitions %s names another: drop --partitions (the merged image's table is the one its bootloader reads)", r.appName(), r.o.Partitions)
+			}
+			pt, from, write = inner, "the merged image "+r.appName(), false
+		}
+	}
+	var err error
+	switch {
+	case pt != nil:
+	case r.o.Partitions != "":
+		if pt, from, err = layout.LoadTable(r.o.Partitions, r.flash); err != nil {
+			return fsimage.Geometry{}, err
+		}
+	default:
+		if pt, err = r.chipTable(ctx); err != nil {
+			return fsimage.Geometry{}, err
+		}
+		from, write = fmt.Sprintf("the chip at 0x%x", layout.PartitionTableOffset), false
+		if pt == nil {
+			scheme := layout.ESP32DefaultFor(r.flash)
+			if scheme == "" {
+				return fsimage.Geometry{}, fmt.Errorf("the chip has no partition table and arduino-esp32 has no default one for %d MB of flash: pass --partitions TABLE.csv", r.flash>>20)
+			}
+			if pt, err = layout.ESP32DefaultTable(scheme, r.flash); err != nil {
+				return fsimage.Geometry{}, err
+			}
+			from, write = "scheme "+scheme+" (the chip had no table)", true
+			r.event(StepImage, KindProgress, fmt.Sprintf("no partition table on the chip at 0x%x: writing arduino-esp32's %s scheme", layout.PartitionTableOffset, scheme))
+		}
+	}
+	if err := pt.Validate(r.flash); err != nil {
+		return fsimage.Geometry{}, fmt.Errorf("partition table from %s: %w", from, err)
+	}
+	p, err := pt.FS()
+	if r.o.FSPartition != "" {
+		p, err = pt.ByLabel(r.o.FSPartition)
+	}
+	if err != nil {
+		return fsimage.Geometry{}, fmt.Errorf("partition table from %s: %w (--fs-partition LABEL picks one)", from, err)
+	}
+	g, err := fsimage.ForESP32Partition(p)
+	if err != nil {
+		return fsimage.Geometry{}, err
+	}
+	r.tableFrom = from
+	r.table, r.appAt = nil, 0
+	if write {
+		if r.table, err = pt.Binary(); err != nil {
+			return fsimage.Geometry{}, err
+		}
+	}
+	if len(r.o.App) > 0 && !merged {
+		app, err := pt.BootApp()
+		if err != nil {
+			return fsimage.Geometry{}, fmt.Errorf("--app %s: %w", r.appName(), err)
+		}
+		if len(r.o.App) > int(app.Size) {
+			return fsimage.Geometry{}, fmt.Errorf("--app %s is %d bytes but the app partition %s holds %d: use a table with a bigger app partition (--partitions huge_app, say)", r.appName(), len(r.o.App), app, app.Size)
+		}
+		r.appAt = app.Offset
+	}
+	return g, nil
+}
+
+func (r *run) appName() string {
+	if r.o.AppName != "" {
+		return r.o.AppName
+	}
+	return "(application)"
+}
+
+// chipTable reads the partition table the bootloader would read; nil
+// when that flash is erased.
+func (r *run) chipTable(ctx context.Context) (*layout.PartitionTable, error) {
+	b, err := r.loader.ReadFlash(ctx, layout.PartitionTableOffset, layout.PartitionTableMaxLen)
+	if err != nil {
+		return nil, fmt.Errorf("reading the partition table at 0x%x: %w", layout.PartitionTableOffset, err)
+	}
+	if allErased(b) {
+		return nil, nil
+	}
+	pt, err := layout.ParseBinary(b)
+	if err != nil {
+		return nil, fmt.Errorf("the partition table on the chip at 0x%x is damaged: %w; pass --partitions (a CSV, or a scheme such as default) to write a good one", layout.PartitionTableOffset, err)
+	}
+	return pt, nil
+}
+
+// splitApp tells a merged image from an app image by what a merged one
+// holds: the bootloader at the chip's bootloader offset and a partition
+// table at 0x8000 (esp-serial-protocol.md §14.4; on the S3/C3/C6/H2 the
+// bootloader is at 0x0, so both kinds start with 0xE9 there). Every image
+// inside must be for this chip.
+func splitApp(app []byte, chip string) (merged bool, table *layout.PartitionTable, err error) {
+	blOff, err := image.BootloaderOffset(chip)
+	if err != nil {
+		return false, nil, err
+	}
+	check := func(what string, b []byte) error {
+		im, err := image.Parse(b, chip)
+		if err == nil {
+			err = im.CheckChipID(chip)
+		}
+		if err != nil {
+			return fmt.Errorf("--app: %s: %w", what, err)
+		}
+		return nil
+	}
+	t := layout.PartitionTableOffset
+	if len(app) > t+2 && app[t] == 0xAA && app[t+1] == 0x50 {
+		if err := check(fmt.Sprintf("the bootloader at 0x%x of the merged image", blOff), app[blOff:]); err != nil {
+			return false, nil, fmt.Errorf("%w (a merged image for the %s has its bootloader at 0x%x: merge it for this chip)", err, chip, blOff)
+		}
+		pt, err := layout.ParseBinary(app[t:])
+		if err != nil {
+			return false, nil, fmt.Errorf("--app: the partition table at 0x%x of the merged image: %w", t, err)
+		}
+		if a, err := pt.BootApp(); err == nil && int(a.Offset) < len(app) {
+			if err := check(fmt.Sprintf("the app at 0x%x of the merged image", a.Offset), app[a.Offset:]); err != nil {
+				return false, nil, err
+			}
+		}
+		return true, pt, nil
+	}
+	if len(app) == 0 || app[0] != image.Magic {
+		return false, nil, fmt.Errorf("--app is neither an app image (it does not start with 0xE9) nor a merged image (no partition table at 0x%x): pass the sketch's .bin or the output of iotbench merge-bin", t)
+	}
+	return false, nil, check("the app image", app)
+}

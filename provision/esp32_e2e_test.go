@@ -1,0 +1,148 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/virtualboard"
+	"github.com/iotbench/iotbench/virtualboard/esp32fw"
+	"github.com/iotbench/iotbench/virtualboard/twin"
+)
+
+// ESP32-family boards end to end: the virtual chip boots the stand-in
+// bootloader at its offset, reads the partition table at 0x8000 and runs
+// the twin from the app partition; the twin finds the filesystem through
+// the same table. The local cloud's broker sees the board connect and the
+// pipeline sees its first publish.
+
+func esp32Board(t *testing.T, chip string, mac byte) (*virtualboard.Board, Target) {
+	return boardWith(t, virtualboard.Config{Chip: chip, App: twin.App(twin.Options{FS: layout.LittleFS})}, mac)
+}
+
+func defaultTable(t *testing.T) *layout.PartitionTable {
+	pt, err := layout.ESP32DefaultTable("default", 4<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pt
+}
+
+func mergedImage(t *testing.T, chip string, version int) []byte {
+	img, err := esp32fw.Merged(chip, defaultTable(t), version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// esp32Options: e2eOptions without the ESP8266 layout and application.
+func esp32Options(t *testing.T) (Options, *broker) {
+	br := newBroker(t)
+	lc := &LocalCloud{Cloud: br.cloud, Broker: br.b}
+	br.also = lc.Observe
+	o := e2eOptions(t, lc, br)
+	o.Layout, o.App = "", nil
+	return o, br
+}
+
+// A blank ESP32-C3 and a merged image (bootloader at 0x0, table, app)
+// given as --app: written at 0x0 with the filesystem in the table's
+// spiffs partition, verified on the local cloud; a re-run changes nothing.
+func TestLocalCloudESP32C3MergedAppToVerified(t *testing.T) {
+	o, br := esp32Options(t)
+	b, tgt := esp32Board(t, "ESP32-C3", 0x71)
+	o.App, o.AppName = mergedImage(t, "ESP32-C3", 1), "merged.bin"
+	res, _ := provisionBlank(t, tgt, o, "local", "esp32c3-a1b271")
+	if !br.connectedAs(res.Thing) {
+		t.Fatalf("the broker saw no connection from the board as its thing: %+v", br.events("connected"))
+	}
+	if !bytes.Equal(b.Flash().Read(0, len(o.App)), o.App) {
+		t.Fatal("the merged image is not at 0x0")
+	}
+	fs, _ := defaultTable(t).FS()
+	for _, s := range res.Steps {
+		if s.Step == StepImage && !strings.Contains(s.Message, "partition spiffs (table from the merged image merged.bin) (at 0x290000)") {
+			t.Errorf("image step: %s", s.Message)
+		}
+	}
+	if got := b.Flash().Read(fs.Offset, 4); bytes.Equal(got, []byte{0xFF, 0xFF, 0xFF, 0xFF}) {
+		t.Fatal("nothing written into the spiffs partition")
+	}
+	rerunIsNoOp(t, tgt, o)
+}
+
+// The original ESP32 (bootloader at 0x1000) holding a bootloader, table
+// and an older app: no --partitions, so the table is read from the chip;
+// --app is an app image, written at the boot app partition (0x10000).
+func TestLocalCloudESP32AppImageIntoChipTable(t *testing.T) {
+	o, _ := esp32Options(t)
+	b, tgt := esp32Board(t, "ESP32", 0x72)
+	b.Flash().Load(0, mergedImage(t, "ESP32", 1))
+	app, err := esp32fw.App("ESP32", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.App, o.AppName = app, "app.bin"
+	res, _ := provisionBlank(t, tgt, o, "local", "esp32-a1b272")
+	at, _ := defaultTable(t).BootApp()
+	if !bytes.Equal(b.Flash().Read(at.Offset, len(app)), app) {
+		t.Fatalf("the app image is not at 0x%x", at.Offset)
+	}
+	var flashMsg string
+	for _, s := range res.Steps {
+		if s.Step == StepFlash {
+			flashMsg = s.Message
+		}
+	}
+	if !strings.Contains(flashMsg, "app.bin: 28 KiB at 0x10000") || strings.Contains(flashMsg, "partition table") {
+		t.Fatalf("flash step: %s", flashMsg)
+	}
+}
+
+// A blank ESP32-C3 and no --app: the default table and the filesystem
+// are written, but the ROM finds no bootloader ("invalid header"), so the
+// run ends not verified, quickly, with the doctor's finding and its fix.
+func TestESP32BlankWithoutAppNotVerified(t *testing.T) {
+	o, _ := esp32Options(t)
+	b, tgt := esp32Board(t, "ESP32-C3", 0x73)
+	res := Run(context.Background(), tgt, o, nil)
+	if res.Verified {
+		t.Fatal("verified a board without firmware")
+	}
+	top := res.Report.Top()
+	if top == nil || !strings.Contains(top.Summary, "invalid header: 0xffffffff") || !strings.Contains(top.Fix, "iotbench provision --app merged.bin") {
+		t.Fatalf("top finding: %+v", top)
+	}
+	last := res.Steps[len(res.Steps)-1]
+	if last.Step != StepBoot || last.Status != KindFailed || !strings.Contains(last.Message, "invalid header") {
+		t.Fatalf("last step %+v", last)
+	}
+	pt, err := layout.ParseBinary(b.Flash().Read(layout.PartitionTableOffset, layout.PartitionTableMaxLen))
+	if err != nil || len(pt.Partitions) != len(defaultTable(t).Partitions) {
+		t.Fatalf("the default table was not written: %v", err)
+	}
+}
+
+// --app for another chip, and a merged image for a chip whose bootloader
+// lives elsewhere, are refused before anything is written.
+func TestESP32AppChecks(t *testing.T) {
+	o, _ := esp32Options(t)
+	b, tgt := esp32Board(t, "ESP32-C3", 0x74)
+	s3, _ := esp32fw.App("ESP32-S3", 1)
+	o.App, o.AppName = s3, "s3.bin"
+	res := Run(context.Background(), tgt, o, nil)
+	if res.Verified || !strings.Contains(res.Error, "image is for ESP32-S3 (chip ID 9), not ESP32-C3") {
+		t.Fatalf("s3 app on a c3: %s", res.Error)
+	}
+	o.App, o.AppName = mergedImage(t, "ESP32", 1), "esp32-merged.bin"
+	res = Run(context.Background(), tgt, o, nil)
+	if res.Verified || !strings.Contains(res.Error, "a merged image for the ESP32-C3 has its bootloader at 0x0") {
+		t.Fatalf("esp32 merged image on a c3: %s", res.Error)
+	}
+	if e, p := b.Flash().Stats(); e != 0 || p != 0 {
+		t.Fatalf("flash written: %d erases, %d programs", e, p)
+	}
+}
