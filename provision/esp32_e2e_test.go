@@ -19,8 +19,10 @@ import (
 // pipeline sees its first publish.
 
 func esp32Board(t *testing.T, chip string, mac byte) (*virtualboard.Board, Target) {
-	return boardWith(t, virtualboard.Config{Chip: chip, App: twin.App(twin.Options{FS: layout.LittleFS})}, mac)
+	return boardWith(t, virtualboard.Config{Chip: chip, App: esp32Twin()}, mac)
 }
+
+func esp32Twin() virtualboard.App { return twin.App(twin.Options{FS: layout.LittleFS}) }
 
 func defaultTable(t *testing.T) *layout.PartitionTable {
 	pt, err := layout.ESP32DefaultTable("default", 4<<20)
@@ -72,6 +74,16 @@ func TestLocalCloudESP32C3MergedAppToVerified(t *testing.T) {
 		t.Fatal("nothing written into the spiffs partition")
 	}
 	rerunIsNoOp(t, tgt, o)
+
+	// The doctor on the live board: nothing written, the publish seen.
+	erases, programs := b.Flash().Stats()
+	ex := Examine(context.Background(), tgt, o, nil)
+	if !ex.Verified || ex.Thing != res.Thing {
+		t.Fatalf("examine: verified %v thing %q: %s", ex.Verified, ex.Thing, ex.Error)
+	}
+	if e2, p2 := b.Flash().Stats(); e2 != erases || p2 != programs {
+		t.Fatalf("examine wrote flash: erases %d→%d programs %d→%d", erases, e2, programs, p2)
+	}
 }
 
 // The original ESP32 (bootloader at 0x1000) holding a bootloader, table
@@ -145,4 +157,15 @@ func TestESP32AppChecks(t *testing.T) {
 	if e, p := b.Flash().Stats(); e != 0 || p != 0 {
 		t.Fatalf("flash written: %d erases, %d programs", e, p)
 	}
+}
+
+// An ESP32-S3 on its built-in USB-Serial/JTAG controller (resets through
+// the CDC line state, no baud rate): blank to verified with a merged image,
+// and a re-run changes nothing.
+func TestLocalCloudESP32S3OverUSBJTAGSerial(t *testing.T) {
+	o, _ := esp32Options(t)
+	_, tgt := boardWith(t, virtualboard.Config{Chip: "ESP32-S3", USBJTAGSerial: true, App: esp32Twin()}, 0x76)
+	o.App, o.AppName = mergedImage(t, "ESP32-S3", 1), "merged.bin"
+	provisionBlank(t, tgt, o, "local", "esp32s3-a1b276")
+	rerunIsNoOp(t, tgt, o)
 }
