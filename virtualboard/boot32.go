@@ -107,8 +107,11 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 	im, why := checkApp(data, chip, app)
 	if why != "" {
 		slot := "Factory app partition is not bootable"
-		if app.SubType != layout.SubTypeFactory {
+		switch {
+		case app.SubType >= layout.SubTypeOTA0 && app.SubType < layout.SubTypeOTA0+16:
 			slot = fmt.Sprintf("OTA app partition slot %d is not bootable", app.SubType-layout.SubTypeOTA0)
+		case app.SubType == layout.SubTypeTest:
+			slot = "Test app partition is not bootable" // wording ours, not checked against ESP-IDF
 		}
 		tag, msg, _ := strings.Cut(why, ": ")
 		b.bootloaderFail(ctx, "app "+app.Label+": "+why,
