@@ -49,7 +49,7 @@ func (e *demoEnv) addESP32Boards(chip string, speed float64, boards int, opts tw
 	if err != nil {
 		return err
 	}
-	o.App, o.AppName = app, "reference firmware (twin), merged with bootloader and partition table"
+	o.App, o.AppName = app, "reference firmware (twin, merged with a bootloader and partition table)"
 	if o.Ledger, err = provision.OpenLedger(dir + "/boards"); err != nil {
 		return err
 	}
