@@ -246,9 +246,17 @@ func probeFindings(p *ProbeFacts) []Finding {
 	if s := p.FS; s != nil && !s.Mounted {
 		summary := fmt.Sprintf("no filesystem mounts at 0x%x, where layout %s puts it", s.Offset, s.Layout)
 		fix := "flash the filesystem image at the layout's offset (iotbench write-flash --fs DIR --layout " + s.Layout + ")"
+		if label, ok := strings.CutPrefix(s.Layout, "partition "); ok {
+			// ESP32 family: the partition table places the filesystem.
+			summary = fmt.Sprintf("no filesystem mounts at 0x%x, where the partition table puts partition %s", s.Offset, label)
+			fix = "flash the filesystem image into that partition: iotbench provision does, or iotbench write-flash --fs DIR --fs-partition " + label
+		}
 		if s.FoundElsewhere {
 			summary += fmt.Sprintf("; a filesystem image was found at 0x%x instead", s.FoundAt)
 			fix = fmt.Sprintf("the image was written at 0x%x: flash it at 0x%x, or build the firmware for the layout that matches where it is", s.FoundAt, s.Offset)
+			if label, ok := strings.CutPrefix(s.Layout, "partition "); ok {
+				fix = fmt.Sprintf("the image was written at 0x%x: flash it into partition %s at 0x%x (iotbench write-flash --fs DIR --fs-partition %s), or use a partition table that puts the filesystem where it is", s.FoundAt, label, s.Offset, label)
+			}
 		}
 		add("fs.wrong_place", StepFiles, summary, fix, []string{SymFiles, SymStalled}, fmt.Sprintf("flash at 0x%x: %s", s.Offset, s.Err))
 	} else if s != nil {

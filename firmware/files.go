@@ -21,3 +21,8 @@ const (
 // 74880, the ROM's own rate with a 26 MHz crystal, so the boot banner and
 // the sketch's lines read at one rate (device-side.md §1.1, §6.3).
 const SerialBaud = 74880
+
+// SerialBaudESP32 is the reference firmware's rate on ESP32-family chips:
+// their ROMs print at 115200 (device-side.md §1.8), and the same reasoning
+// — one rate for the ROM and the sketch — gives 115200 there.
+const SerialBaudESP32 = 115200

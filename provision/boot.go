@@ -36,8 +36,8 @@ func (r *run) bootAndVerify(ctx context.Context, msgs <-chan Message) error {
 		}
 	} else if appBaud == 0 {
 		// ESP32-family ROMs print at 115200 (device-side.md §1.8), and
-		// so does the firmware twin there: one rate for the whole log.
-		appBaud = 115200
+		// so does the reference firmware there: one rate for the whole log.
+		appBaud = firmware.SerialBaudESP32
 	}
 	var sess *serialmon.Session
 	// The session lives for the whole watch, so it takes ctx, not the

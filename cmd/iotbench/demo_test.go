@@ -53,7 +53,7 @@ func TestDemoESP32C3(t *testing.T) {
 	}
 	out.Reset()
 	code = run(context.Background(), []string{"demo", "--speed", "50", "--chip", "esp32c3", "--fault", "fs-offset"}, noenv, nil, &out, &errb)
-	if code != exitNotVerified || !strings.Contains(out.String(), "0x190000") {
+	if code != exitNotVerified || !strings.Contains(out.String(), "0x190000") || !strings.Contains(out.String(), "--fs-partition spiffs") {
 		t.Fatalf("demo --chip esp32c3 --fault fs-offset: exit %d\n%s", code, out.String())
 	}
 	if code := run(context.Background(), []string{"demo", "--chip", "esp31"}, noenv, nil, &out, &errb); code != exitUsage {

@@ -3,9 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -153,18 +151,9 @@ func partitionFile(path string, flashSize int) (*layout.PartitionTable, error) {
 	if err != nil {
 		return nil, err
 	}
-	pt, err := layout.Parse(b)
-	if err == nil {
-		err = pt.Validate(flashSize)
-	}
+	pt, err := layout.ParseChecked(b, path, flashSize)
 	if err != nil {
-		fix := "fix the CSV"
-		if errors.Is(err, layout.ErrBadMD5) {
-			fix = "the binary table is damaged: regenerate it from its CSV (iotbench partitions TABLE.csv -o TABLE.bin)"
-		} else if len(b) >= 2 && b[0] == 0xAA && b[1] == 0x50 {
-			fix = "regenerate the binary table from a corrected CSV (iotbench partitions TABLE.csv -o TABLE.bin)"
-		}
-		return nil, &flasher.InputError{Msg: fmt.Sprintf("%s: %v; %s", path, err, fix)}
+		return nil, &flasher.InputError{Msg: err.Error()}
 	}
 	return pt, nil
 }
@@ -192,15 +181,11 @@ func readChipPartitions(ctx context.Context, s *session, off uint32) (*layout.Pa
 func (a *app) partitionTable(ctx context.Context, s *session, spec string, regions []flasher.Region, flashSize int) (*layout.PartitionTable, string, error) {
 	chip := s.loader.Chip()
 	if spec != "" {
-		if _, err := os.Stat(spec); err == nil {
-			pt, err := partitionFile(spec, flashSize)
-			return pt, spec, err
-		}
-		pt, err := layout.ESP32DefaultTable(spec, flashSize)
+		pt, from, err := layout.LoadTable(spec, flashSize)
 		if err != nil {
-			return nil, "", &flasher.InputError{Msg: fmt.Sprintf("--partitions %s: no such file, and %v", spec, err)}
+			return nil, "", &flasher.InputError{Msg: err.Error()}
 		}
-		return pt, "scheme " + spec, nil
+		return pt, from, nil
 	}
 	for _, r := range regions {
 		if r.Addr == chip.PartitionTableOffset {

@@ -24,7 +24,17 @@ func LoadTable(spec string, flashSize int) (t *PartitionTable, from string, err 
 	if err != nil {
 		return nil, "", err
 	}
-	t, err = Parse(b)
+	if t, err = ParseChecked(b, spec, flashSize); err != nil {
+		return nil, "", err
+	}
+	return t, spec, nil
+}
+
+// ParseChecked parses a CSV or binary table read from the file name and
+// validates it against flashSize (0: unknown), with an error that says
+// how to repair the file.
+func ParseChecked(b []byte, name string, flashSize int) (*PartitionTable, error) {
+	t, err := Parse(b)
 	if err == nil {
 		err = t.Validate(flashSize)
 	}
@@ -36,9 +46,9 @@ func LoadTable(spec string, flashSize int) (t *PartitionTable, from string, err 
 		case len(b) >= 2 && b[0] == magicEntry[0] && b[1] == magicEntry[1]:
 			fix = "regenerate the binary table from a corrected CSV (iotbench partitions TABLE.csv -o TABLE.bin)"
 		}
-		return nil, "", fmt.Errorf("%s: %w; %s", spec, err, fix)
+		return nil, fmt.Errorf("%s: %w; %s", name, err, fix)
 	}
-	return t, spec, nil
+	return t, nil
 }
 
 // ESP32DefaultFor is the arduino-esp32 scheme the Arduino IDE preselects

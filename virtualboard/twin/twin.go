@@ -101,12 +101,8 @@ type OTA interface {
 
 // Timing of the sketch and the SDK on the board clock.
 const (
-	baud = 74880 // device-side.md §1.1, §6.3: one rate for ROM and sketch
-	// esp32Baud is the sketch's rate on ESP32-family chips. The reference
-	// firmware defines no ESP32 build (firmware.SerialBaud is the ESP8266
-	// ROM's rate); the same reasoning — one rate for the ROM and the
-	// sketch — gives the ESP32-family ROMs' 115200 (device-side.md §1.8).
-	esp32Baud      = 115200
+	baud           = firmware.SerialBaud      // device-side.md §1.1, §6.3: one rate for ROM and sketch
+	esp32Baud      = firmware.SerialBaudESP32 // §1.8: the ESP32-family ROMs' rate
 	loopTick       = 100 * time.Millisecond
 	wifiJoin       = 3 * time.Second // scan, auth, assoc, DHCP
 	wifiRetry      = 5 * time.Second // SDK reconnect after a failure

@@ -494,7 +494,11 @@ static void publish() {
 // ---- setup / loop -------------------------------------------------------
 
 void setup() {
+#if defined(ESP8266)
   Serial.begin(74880);  // the ROM's rate: one rate shows everything (device-side.md §1.1)
+#else
+  Serial.begin(115200);  // the ESP32-family ROMs' rate (device-side.md §1.8)
+#endif
   printBoot();
   mountAndRead();
   startSensors();
