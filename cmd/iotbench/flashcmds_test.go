@@ -36,6 +36,12 @@ func cmdVBoard32(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("vboard32: unknown flag %s", a)
 		}
 	}
+	serveScriptBoard(ts, cfg)
+}
+
+// serveScriptBoard starts a virtual board on RFC 2217 at $VB for the
+// script's lifetime (vbcorrupt finds it).
+func serveScriptBoard(ts *testscript.TestScript, cfg virtualboard.Config) {
 	b, err := virtualboard.New(cfg)
 	ts.Check(err)
 	srv, err := b.ServeRFC2217("127.0.0.1:0")

@@ -27,14 +27,8 @@ func cmdVBTwin32(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	chip, err := image.CanonicalChip(args[0])
 	ts.Check(err)
-	b, err := virtualboard.New(virtualboard.Config{Chip: chip, Speed: 100, MAC: [6]byte{0x24, 0x0A, 0xC4, 0x11, 0x22, 0x33},
+	serveScriptBoard(ts, virtualboard.Config{Chip: chip, Speed: 100, MAC: [6]byte{0x24, 0x0A, 0xC4, 0x11, 0x22, 0x33},
 		App: twin.App(twin.Options{FS: layout.LittleFS})})
-	ts.Check(err)
-	srv, err := b.ServeRFC2217("127.0.0.1:0")
-	ts.Check(err)
-	ts.Defer(func() { srv.Close(); b.Close(); boards.Delete(ts) })
-	boards.Store(ts, b)
-	ts.Setenv("VB", srv.URL())
 }
 
 // mkmerged32 FILE CHIP [SCHEME]: the stand-in bootloader, partition table
