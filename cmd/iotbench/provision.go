@@ -152,14 +152,30 @@ func sensorTypeList() string {
 	return strings.Join(s, ", ")
 }
 
-// pipelineOptions turns the flags into provision options (without the
-// cloud, which the caller opens).
-func (a *app) pipelineOptions(f *provisionFlags) (provision.Options, error) {
-	o := provision.Options{Thing: f.thing, KeyType: f.keyType, Layout: f.layout, Partitions: f.partitions, FSPartition: f.fsPartition, BootTimeout: f.bootTimeout, PublishIntervalS: f.interval,
-		Baud: a.baud, NoStub: a.noStub, StubFile: a.stubFile, ConnectAttempts: a.connectAttempts}
+// transferOptions are the pipeline options the global flags set: the
+// transfer rate, the stub, the reset before connecting.
+func (a *app) transferOptions() (provision.Options, error) {
+	o := provision.Options{Baud: a.baud, NoStub: a.noStub, StubFile: a.stubFile, ConnectAttempts: a.connectAttempts}
 	if a.baud == 115200 {
 		o.Baud = 0 // the pipeline's default: fast where a stub allows it
 	}
+	before, err := flasher.ParseBefore(a.before)
+	if err != nil {
+		return o, usagef("%v", err)
+	}
+	o.Before = before
+	return o, nil
+}
+
+// pipelineOptions turns the flags into provision options (without the
+// cloud, which the caller opens).
+func (a *app) pipelineOptions(f *provisionFlags) (provision.Options, error) {
+	o, err := a.transferOptions()
+	if err != nil {
+		return o, err
+	}
+	o.Thing, o.KeyType, o.Layout, o.Partitions, o.FSPartition = f.thing, f.keyType, f.layout, f.partitions, f.fsPartition
+	o.BootTimeout, o.PublishIntervalS = f.bootTimeout, f.interval
 	kind, err := layout.ParseFSKind(f.fs)
 	if err != nil {
 		return o, usagef("%v", err)
@@ -180,11 +196,6 @@ func (a *app) pipelineOptions(f *provisionFlags) (provision.Options, error) {
 			return o, &flasher.InputError{Msg: "--partitions: " + err.Error()}
 		}
 	}
-	before, err := flasher.ParseBefore(a.before)
-	if err != nil {
-		return o, usagef("%v", err)
-	}
-	o.Before = before
 	if f.wifiSSID == "" {
 		return o, usagef("no Wi-Fi network: pass --wifi-ssid NAME (or set IOTBENCH_WIFI_SSID); the board needs it to reach the cloud")
 	}

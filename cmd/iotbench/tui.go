@@ -195,15 +195,10 @@ func (a *app) runTUI(ctx context.Context, f tuiFlags) error {
 // flags (the transfer rate, stub, reset mode), the ledger, and --app as
 // the firmware to flash with the board's files.
 func (a *app) tuiPipelineOptions(app string) (provision.Options, error) {
-	o := provision.Options{Baud: a.baud, NoStub: a.noStub, StubFile: a.stubFile, ConnectAttempts: a.connectAttempts}
-	if a.baud == 115200 {
-		o.Baud = 0 // the pipeline's default: fast where a stub allows it
-	}
-	before, err := flasher.ParseBefore(a.before)
+	o, err := a.transferOptions()
 	if err != nil {
-		return o, usagef("%v", err)
+		return o, err
 	}
-	o.Before = before
 	if app != "" {
 		b, err := readInputFile(app)
 		if err != nil {
