@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
 	"strings"
@@ -182,7 +183,9 @@ func TestProbeFiles(t *testing.T) {
 	if _, err := firmware.ParseDeviceKey(pk8); err != nil {
 		t.Fatalf("PKCS#8 refused: %v", err)
 	}
-	p = ProbeFiles(Files{Cert: device.der, Key: []byte("-----BEGIN RSA PRIVATE KEY-----"), CA: nil}, time.Time{})
+	// The usual mistake: the key copied as PEM where the board reads DER.
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(rsaKey)})
+	p = ProbeFiles(Files{Cert: device.der, Key: keyPEM, CA: nil}, time.Time{})
 	if p.KeyErr == "" || len(p.Missing) != 1 || p.Missing[0] != "ca.der" {
 		t.Fatalf("bad files: %+v", p)
 	}
