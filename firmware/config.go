@@ -136,6 +136,9 @@ const (
 	ErrCase      = "case"      // upper-case hex where lower case is needed
 	ErrDuplicate = "duplicate" // a sensor name used twice
 	ErrUnused    = "unused"    // a field this sensor type does not take
+	// ErrMemory is the board's alone: strict JSON that ArduinoJson could
+	// not fit in the heap (Field is ""). ParseConfig never returns it.
+	ErrMemory = "memory"
 )
 
 // ConfigError is a config.json the firmware would refuse.

@@ -171,6 +171,11 @@ func (p *Payload) Marshal() ([]byte, error) {
 	if len(p.Errors) > 0 {
 		b = append(b, `,"errors":[`...)
 		for i, e := range p.Errors {
+			// ParsePayload takes only sensor names here; writing anything
+			// else would publish what our own reader refuses.
+			if !isSensorName(e) {
+				return nil, fmt.Errorf("payload: error entry %q is not a sensor name", e)
+			}
 			if i > 0 {
 				b = append(b, ',')
 			}

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "ib_json.h"
+#include "ib_json_view.h"
 
 namespace ib {
 
@@ -98,6 +99,10 @@ const char* topicProblem(const std::string& s) {
 
 std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
 
+// Decoder checks a document against the schema of firmware/config.go, in
+// its order and with its error codes, over either JSON view
+// (ib_json_view.h).
+template <class View>
 struct Decoder {
   ConfigError* err;
   bool failed = false;
@@ -109,81 +114,82 @@ struct Decoder {
     err->code = code;
   }
 
-  bool object(const JsonValue* v, const std::string& path, std::initializer_list<const char*> allowed) {
+  bool object(const View& v, const std::string& path, std::initializer_list<const char*> allowed) {
     if (failed) return false;
-    if (v->kind != JsonKind::Object) {
+    if (!v.isObject()) {
       fail(path, "type");
       return false;
     }
-    for (const auto& m : v->members) {
-      bool known = false;
-      for (const char* a : allowed) known = known || m.first == a;
-      if (!known) {
-        fail(join(path, m.first), "unknown");
-        return false;
-      }
+    std::string unknown;
+    auto known = [&](const std::string& k) {
+      for (const char* a : allowed)
+        if (k == a) return true;
+      return false;
+    };
+    if (v.firstKeyNotIn(known, &unknown)) {
+      fail(join(path, unknown), "unknown");
+      return false;
     }
     return true;
   }
 
-  bool str(const JsonValue* obj, const std::string& path, const char* key, bool required, size_t minLen, size_t maxLen,
+  bool str(const View& obj, const std::string& path, const char* key, bool required, size_t minLen, size_t maxLen,
            std::string* out) {
     if (failed) return false;
     std::string f = join(path, key);
-    const JsonValue* v = obj->get(key);
-    if (!v) {
+    View v = obj.member(key);
+    if (!v.present()) {
       if (required) fail(f, "required");
       return false;
     }
-    if (v->kind != JsonKind::String) {
+    if (!v.isString()) {
       fail(f, "type");
       return false;
     }
-    for (unsigned char c : v->str)
+    std::string s = v.str();
+    for (unsigned char c : s)
       if (c < 0x20 || c == 0x7f) {
         fail(f, "chars");
         return false;
       }
-    if (v->str.size() < minLen || v->str.size() > maxLen) {
+    if (s.size() < minLen || s.size() > maxLen) {
       fail(f, "length");
       return false;
     }
-    *out = v->str;
+    *out = s;
     return true;
   }
 
-  int integer(const JsonValue* obj, const std::string& path, const char* key, bool required, int def, long long lo, long long hi) {
+  int integer(const View& obj, const std::string& path, const char* key, bool required, int def, long long lo, long long hi) {
     if (failed) return def;
     std::string f = join(path, key);
-    const JsonValue* v = obj->get(key);
-    if (!v) {
+    View v = obj.member(key);
+    if (!v.present()) {
       if (required) fail(f, "required");
       return def;
     }
-    if (v->kind != JsonKind::Number) {
+    if (!v.isNumber()) {
       fail(f, "type");
       return def;
     }
-    errno = 0;
-    char* end = nullptr;
-    long long n = strtoll(v->num.c_str(), &end, 10);
-    if (!v->isInteger() || errno == ERANGE || *end != 0 || n < lo || n > hi) {
+    long long n = 0;
+    if (!v.integer(&n) || n < lo || n > hi) {
       fail(f, "range");
       return def;
     }
     return int(n);
   }
 
-  const JsonValue* member(const JsonValue* root, const char* key, bool required) {
-    if (failed) return nullptr;
-    const JsonValue* v = root->get(key);
-    if (!v && required) fail(key, "required");
+  View member(const View& root, const char* key, bool required) {
+    if (failed) return View{};
+    View v = root.member(key);
+    if (!v.present() && required) fail(key, "required");
     return v;
   }
 
-  void wifi(const JsonValue* root, Config* c) {
-    const JsonValue* v = member(root, "wifi", true);
-    if (!v || !object(v, "wifi", {"ssid", "password"})) return;
+  void wifi(const View& root, Config* c) {
+    View v = member(root, "wifi", true);
+    if (!v.present() || !object(v, "wifi", {"ssid", "password"})) return;
     str(v, "wifi", "ssid", true, 1, 32, &c->ssid);
     str(v, "wifi", "password", false, 0, 64, &c->password);
     if (failed) return;
@@ -192,9 +198,9 @@ struct Decoder {
     else if (n == 64 && !isHex(c->password)) fail("wifi.password", "format");
   }
 
-  void endpoint(const JsonValue* root, Config* c) {
-    const JsonValue* v = member(root, "endpoint", true);
-    if (!v || !object(v, "endpoint", {"host", "port"})) return;
+  void endpoint(const View& root, Config* c) {
+    View v = member(root, "endpoint", true);
+    if (!v.present() || !object(v, "endpoint", {"host", "port"})) return;
     if (str(v, "endpoint", "host", true, 1, 253, &c->host)) {
       if (looksLikeIP(c->host)) fail("endpoint.host", "ip");
       else if (!isHostName(c->host)) fail("endpoint.host", "format");
@@ -202,15 +208,15 @@ struct Decoder {
     c->port = integer(v, "endpoint", "port", false, 8883, 1, 65535);
   }
 
-  void thing(const JsonValue* root, Config* c) {
+  void thing(const View& root, Config* c) {
     if (str(root, "", "thing", true, 1, 128, &c->thing) && !isThingName(c->thing)) fail("thing", "chars");
   }
 
-  void topics(const JsonValue* root, Config* c) {
+  void topics(const View& root, Config* c) {
     c->telemetryTopic = telemetryTopic(c->thing);
     c->commandTopic = commandTopic(c->thing);
-    const JsonValue* v = member(root, "topics", false);
-    if (!v || !object(v, "topics", {"telemetry", "command"})) return;
+    View v = member(root, "topics", false);
+    if (!v.present() || !object(v, "topics", {"telemetry", "command"})) return;
     std::string s;
     if (str(v, "topics", "telemetry", false, 1, 256, &s)) {
       if (topicProblem(s)) fail("topics.telemetry", "format");
@@ -222,20 +228,20 @@ struct Decoder {
     }
   }
 
-  void sensors(const JsonValue* root, Config* c) {
-    const JsonValue* v = member(root, "sensors", false);
-    if (!v || failed) return;
-    if (v->kind != JsonKind::Array) {
+  void sensors(const View& root, Config* c) {
+    View v = member(root, "sensors", false);
+    if (!v.present() || failed) return;
+    if (!v.isArray()) {
       fail("sensors", "type");
       return;
     }
-    if (v->arr.size() > 8) {
+    if (v.size() > 8) {
       fail("sensors", "length");
       return;
     }
-    for (size_t i = 0; i < v->arr.size(); i++) {
+    for (size_t i = 0; i < v.size(); i++) {
       std::string path = "sensors[" + std::to_string(i) + "]";
-      Sensor s = sensor(v->arr[i].get(), path, c->publishIntervalS);
+      Sensor s = sensor(v.at(i), path, c->publishIntervalS);
       if (failed) return;
       for (const auto& o : c->sensors)
         if (!s.name.empty() && o.name == s.name) {
@@ -246,7 +252,7 @@ struct Decoder {
     }
   }
 
-  Sensor sensor(const JsonValue* v, const std::string& path, int interval) {
+  Sensor sensor(const View& v, const std::string& path, int interval) {
     Sensor s;
     s.intervalS = interval;
     if (!object(v, path, {"type", "name", "pin", "interval_s"})) return s;
@@ -259,7 +265,7 @@ struct Decoder {
     }
     if (s.type == "none") {
       for (const char* k : {"name", "pin", "interval_s"})
-        if (v->get(k)) {
+        if (v.member(k).present()) {
           fail(join(path, k), "unused");
           return s;
         }
@@ -268,7 +274,7 @@ struct Decoder {
     }
     if (str(v, path, "name", true, 1, 24, &s.name) && !isSensorName(s.name)) fail(path + ".name", "chars");
     if (s.type == "fake") {
-      if (v->get("pin")) fail(path + ".pin", "unused");
+      if (v.member("pin").present()) fail(path + ".pin", "unused");
     } else if (s.type == "analog_light" || s.type == "analog_temp") {
       s.pin = integer(v, path, "pin", false, 17, 0, 39);
     } else {
@@ -278,9 +284,9 @@ struct Decoder {
     return s;
   }
 
-  void ota(const JsonValue* root, Config* c) {
-    const JsonValue* v = member(root, "ota", false);
-    if (!v || !object(v, "ota", {"hostname", "port", "password_md5"})) return;
+  void ota(const View& root, Config* c) {
+    View v = member(root, "ota", false);
+    if (!v.present() || !object(v, "ota", {"hostname", "port", "password_md5"})) return;
     c->ota = true;
     c->otaHostname = defaultOtaHostname(c->thing);
     std::string h;
@@ -300,9 +306,9 @@ struct Decoder {
     }
   }
 
-  void tls(const JsonValue* root, Config* c) {
-    const JsonValue* v = member(root, "tls", false);
-    if (!v || !object(v, "tls", {"rx_buffer"})) return;
+  void tls(const View& root, Config* c) {
+    View v = member(root, "tls", false);
+    if (!v.present() || !object(v, "tls", {"rx_buffer"})) return;
     c->rxBuffer = integer(v, "tls", "rx_buffer", false, 16384, 512, 16384);
     if (!failed && c->rxBuffer != 512 && c->rxBuffer != 1024 && c->rxBuffer != 2048 && c->rxBuffer != 4096 && c->rxBuffer != 16384)
       fail("tls.rx_buffer", "range");
@@ -364,37 +370,66 @@ std::string defaultOtaHostname(const std::string& thing) {
   return h.empty() ? "iotbench" : h;
 }
 
+namespace {
+
+template <class View>
+bool decodeConfig(const View& root, Config* cfg, ConfigError* err) {
+  Decoder<View> d{err};
+  if (!root.isObject()) {
+    d.fail("", "type");
+    return false;
+  }
+  Config& c = *cfg;
+  c.schema = d.integer(root, "", "schema", true, 0, 0, 1 << 30);
+  if (!d.failed && c.schema != kSchemaVersion) d.fail("schema", "schema");
+  if (!d.object(root, "", {"schema", "wifi", "endpoint", "thing", "topics", "publish_interval_s", "sensors", "ota", "tls"}))
+    return false;
+  d.wifi(root, &c);
+  d.endpoint(root, &c);
+  d.thing(root, &c);
+  d.topics(root, &c);
+  c.publishIntervalS = d.integer(root, "", "publish_interval_s", false, 60, 1, 86400);
+  d.sensors(root, &c);
+  d.ota(root, &c);
+  d.tls(root, &c);
+  return !d.failed;
+}
+
+}  // namespace
+
+const char* jsonBackend() {
+#if IB_ARDUINOJSON
+  return "ArduinoJson " ARDUINOJSON_VERSION;
+#else
+  return "strict reader";
+#endif
+}
+
 bool parseConfig(const std::string& data, Config* cfg, ConfigError* err) {
   *cfg = Config();
   if (data.size() > kMaxConfigSize) {
     *err = {"", "size"};
     return false;
   }
+  // The strict reader decides what is JSON on both builds (ib_json_view.h).
   std::string jerr;
   auto root = parseJson(data, &jerr);
   if (!root) {
     *err = {"", "json"};
     return false;
   }
-  Decoder d{err};
-  if (root->kind != JsonKind::Object) {
-    d.fail("", "type");
+#if IB_ARDUINOJSON
+  ArduinoJson::JsonDocument doc;
+  ArduinoJson::DeserializationError de = ArduinoJson::deserializeJson(doc, data);
+  if (de) {
+    // Strict JSON that ArduinoJson cannot hold: out of memory on the board.
+    *err = {"", de == ArduinoJson::DeserializationError::NoMemory ? "memory" : "json"};
     return false;
   }
-  Config& c = *cfg;
-  c.schema = d.integer(root.get(), "", "schema", true, 0, 0, 1 << 30);
-  if (!d.failed && c.schema != kSchemaVersion) d.fail("schema", "schema");
-  if (!d.object(root.get(), "", {"schema", "wifi", "endpoint", "thing", "topics", "publish_interval_s", "sensors", "ota", "tls"}))
-    return false;
-  d.wifi(root.get(), &c);
-  d.endpoint(root.get(), &c);
-  d.thing(root.get(), &c);
-  d.topics(root.get(), &c);
-  c.publishIntervalS = d.integer(root.get(), "", "publish_interval_s", false, 60, 1, 86400);
-  d.sensors(root.get(), &c);
-  d.ota(root.get(), &c);
-  d.tls(root.get(), &c);
-  return !d.failed;
+  return decodeConfig(AjView{doc.as<ArduinoJson::JsonVariantConst>(), true}, cfg, err);
+#else
+  return decodeConfig(IbView{root.get()}, cfg, err);
+#endif
 }
 
 std::string writeCanonical(const Config& c) {

@@ -37,6 +37,11 @@ struct ConfigError {
   std::string code;   // json, size, schema, required, type, unknown, range, ...
 };
 
+// jsonBackend names the JSON document parseConfig decodes from:
+// "ArduinoJson 7.x.y" on the board, "strict reader" in a host build
+// without ArduinoJson (ib_json_view.h).
+const char* jsonBackend();
+
 // parseConfig returns true and fills *cfg, or false and fills *err.
 bool parseConfig(const std::string& data, Config* cfg, ConfigError* err);
 

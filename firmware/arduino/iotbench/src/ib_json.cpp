@@ -1,6 +1,10 @@
 #include "ib_json.h"
 
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+
+#include "ib_json_view.h"
 
 namespace ib {
 
@@ -13,6 +17,16 @@ const JsonValue* JsonValue::get(const std::string& key) const {
 bool JsonValue::isInteger() const {
   for (char c : num)
     if (c == '.' || c == 'e' || c == 'E') return false;
+  return true;
+}
+
+bool IbView::integer(long long* out) const {
+  if (!isNumber() || !v->isInteger()) return false;
+  errno = 0;
+  char* end = nullptr;
+  long long n = strtoll(v->num.c_str(), &end, 10);
+  if (errno == ERANGE || *end != 0) return false;
+  *out = n;
   return true;
 }
 

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "ib_json.h"
+#include "ib_json_view.h"
 
 namespace ib {
 
@@ -52,35 +53,102 @@ std::vector<std::string> quantities(const std::string& type) {
   return {};
 }
 
-bool buildPayload(const Payload& p, std::string* out) {
+namespace {
+
+// Group is one member of "readings": a sensor and its formatted values
+// (one with an empty quantity for a single-valued sensor).
+struct Group {
+  const std::string* sensor;
+  bool multi;
+  std::vector<std::pair<const std::string*, std::string>> values;
+};
+
+// groups checks the payload against the schema (the refusals of
+// Payload.Marshal) and formats every reading.
+bool groups(const Payload& p, std::vector<Group>* out) {
   if (!isThingName(p.thing)) return false;
-  std::string b = "{\"thing\":";
-  appendJsonString(b, p.thing);
-  b += ",\"t\":" + std::to_string(p.t) + ",\"seq\":" + std::to_string(p.seq) + ",\"readings\":{";
   std::set<std::string> seen;
   for (size_t i = 0; i < p.readings.size();) {
     const Reading& r = p.readings[i];
     if (!isSensorName(r.sensor) || seen.count(r.sensor)) return false;
     seen.insert(r.sensor);
-    if (i > 0) b += ',';
-    appendJsonString(b, r.sensor);
-    b += ':';
+    Group g{&r.sensor, !r.quantity.empty(), {}};
     std::string v;
-    if (r.quantity.empty()) {
+    if (!g.multi) {
       if (!formatReading(r.value, &v)) return false;
-      b += v;
+      g.values.push_back({&r.quantity, v});
       i++;
+    } else {
+      for (size_t j = i; j < p.readings.size() && p.readings[j].sensor == r.sensor; j++) {
+        const Reading& q = p.readings[j];
+        if (q.quantity.empty() || !isSensorName(q.quantity) || !formatReading(q.value, &v)) return false;
+        g.values.push_back({&q.quantity, v});
+        i = j + 1;
+      }
+    }
+    out->push_back(std::move(g));
+  }
+  // ParsePayload reads only sensor names here.
+  for (const auto& e : p.errors)
+    if (!isSensorName(e)) return false;
+  return true;
+}
+
+}  // namespace
+
+#if IB_ARDUINOJSON
+// On the board: ArduinoJson keeps members in insertion order, which is the
+// schema's order; readings go in as serialized() text so they keep
+// formatReading's two decimals instead of ArduinoJson's float printing.
+bool buildPayload(const Payload& p, std::string* out) {
+  std::vector<Group> gs;
+  if (!groups(p, &gs)) return false;
+  ArduinoJson::JsonDocument doc;
+  doc["thing"] = p.thing;
+  doc["t"] = p.t;
+  doc["seq"] = p.seq;
+  ArduinoJson::JsonObject readings = doc["readings"].to<ArduinoJson::JsonObject>();
+  for (const auto& g : gs) {
+    if (!g.multi) {
+      readings[*g.sensor] = ArduinoJson::serialized(g.values[0].second);
+      continue;
+    }
+    ArduinoJson::JsonObject o = readings[*g.sensor].to<ArduinoJson::JsonObject>();
+    for (const auto& q : g.values) o[*q.first] = ArduinoJson::serialized(q.second);
+  }
+  doc["rssi"] = p.rssi;
+  doc["heap"] = p.heap;
+  if (!p.errors.empty()) {
+    ArduinoJson::JsonArray e = doc["errors"].to<ArduinoJson::JsonArray>();
+    for (const auto& name : p.errors) e.add(name);
+  }
+  if (doc.overflowed()) return false;  // out of heap on the board
+  out->clear();
+  ArduinoJson::serializeJson(doc, *out);
+  return true;
+}
+#else
+// The host build without ArduinoJson writes the same bytes by hand.
+bool buildPayload(const Payload& p, std::string* out) {
+  std::vector<Group> gs;
+  if (!groups(p, &gs)) return false;
+  std::string b = "{\"thing\":";
+  appendJsonString(b, p.thing);
+  b += ",\"t\":" + std::to_string(p.t) + ",\"seq\":" + std::to_string(p.seq) + ",\"readings\":{";
+  for (size_t i = 0; i < gs.size(); i++) {
+    const Group& g = gs[i];
+    if (i > 0) b += ',';
+    appendJsonString(b, *g.sensor);
+    b += ':';
+    if (!g.multi) {
+      b += g.values[0].second;
       continue;
     }
     b += '{';
-    size_t first = i;
-    for (size_t j = i; j < p.readings.size() && p.readings[j].sensor == r.sensor; j++) {
-      const Reading& q = p.readings[j];
-      if (q.quantity.empty() || !isSensorName(q.quantity) || !formatReading(q.value, &v)) return false;
-      if (j > first) b += ',';
-      appendJsonString(b, q.quantity);
-      b += ':' + v;
-      i = j + 1;
+    for (size_t j = 0; j < g.values.size(); j++) {
+      if (j > 0) b += ',';
+      appendJsonString(b, *g.values[j].first);
+      b += ':' + g.values[j].second;
     }
     b += '}';
   }
@@ -97,5 +165,6 @@ bool buildPayload(const Payload& p, std::string* out) {
   *out = b;
   return true;
 }
+#endif
 
 }  // namespace ib

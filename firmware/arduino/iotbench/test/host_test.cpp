@@ -230,6 +230,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   dir = argv[1];
+  printf("config decoded from: %s\n", ib::jsonBackend());
   testConfigValid();
   testConfigInvalid();
   testNumbers();
