@@ -130,6 +130,12 @@ func (t *topicState) advance(sec int64) {
 }
 
 func (t *topicState) rate(now time.Time) float64 {
+	// One message is an event, not a rate: reporting 1/s for it (the old
+	// behaviour during a topic's first second) told users a retained
+	// status topic was streaming.
+	if t.count < 2 {
+		return 0
+	}
 	sec := now.Unix()
 	if sec-t.bucketAt >= rateWindow {
 		return 0
@@ -196,7 +202,7 @@ type TopicStats struct {
 	Topic    string    `json:"topic"`
 	Count    uint64    `json:"count"`
 	Bytes    uint64    `json:"bytes"`
-	Rate     float64   `json:"rate"` // messages per second over the last 10 s
+	Rate     float64   `json:"rate"` // messages per second over the last 10 s; 0 until the second message
 	First    time.Time `json:"first"`
 	Last     time.Time `json:"last"`
 	Retained bool      `json:"retained"`

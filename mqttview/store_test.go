@@ -84,6 +84,20 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
+func TestStoreOneMessageHasNoRate(t *testing.T) {
+	clk := &fakeClock{time.Unix(1_800_000_000, 0)}
+	s := NewStore(Limits{History: 5, HistoryBytes: 100, Topics: 3}, clk.now)
+	s.Add(Message{Topic: "once", Payload: []byte("1")})
+	clk.t = clk.t.Add(300 * time.Millisecond)
+	if st, _ := s.Topic("once"); st.Rate != 0 {
+		t.Errorf("rate of a topic with one message: %v, want 0", st.Rate)
+	}
+	s.Add(Message{Topic: "once", Payload: []byte("2")})
+	if st, _ := s.Topic("once"); st.Rate == 0 {
+		t.Errorf("rate of a topic with two messages is 0")
+	}
+}
+
 func TestStoreHistoryIsBounded(t *testing.T) {
 	clk := &fakeClock{time.Unix(1_800_000_000, 0)}
 	s := NewStore(Limits{History: 5, HistoryBytes: 100, Topics: 3}, clk.now)

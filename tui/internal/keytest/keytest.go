@@ -6,7 +6,7 @@ import tea "charm.land/bubbletea/v2"
 
 var named = map[string]rune{
 	"enter": tea.KeyEnter, "esc": tea.KeyEscape, "down": tea.KeyDown, "up": tea.KeyUp,
-	"backspace": tea.KeyBackspace, "tab": tea.KeyTab,
+	"backspace": tea.KeyBackspace, "tab": tea.KeyTab, "left": tea.KeyLeft, "right": tea.KeyRight,
 }
 
 // Press is one key press.

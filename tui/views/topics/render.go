@@ -209,7 +209,11 @@ func (m *Model) detailRows(w, h int) []string {
 		return []string{st.Subtle.Render(cut("select a topic", w))}
 	}
 	s := d.stats
-	info := fmt.Sprintf("%s · %.1f/s · %s · last %s", plural(s.Count, "message"), s.Rate, plural(s.Bytes, "byte"), s.Last.Format("15:04:05"))
+	rate := fmt.Sprintf("%.1f/s", s.Rate)
+	if s.Count < 2 {
+		rate = "no rate yet"
+	}
+	info := fmt.Sprintf("%s · %s · %s · last %s", plural(s.Count, "message"), rate, plural(s.Bytes, "byte"), s.Last.Format("15:04:05"))
 	if m.retained(&s) {
 		info += " · retained"
 	}

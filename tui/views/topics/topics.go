@@ -511,7 +511,7 @@ func (m *Model) openPublish() tea.Cmd {
 	m.form = huh.NewForm(huh.NewGroup(
 		huh.NewInput().Title("Topic").Value(&m.pub.topic).Validate(validTopic),
 		huh.NewText().Title("Payload").Lines(4).Value(&m.pub.payload),
-		huh.NewSelect[string]().Title("QoS").Options(huh.NewOption("0 at most once", "0"), huh.NewOption("1 at least once", "1")).Value(&m.pub.qos),
+		huh.NewSelect[string]().Title("QoS").Inline(true).Options(huh.NewOption("0 at most once", "0"), huh.NewOption("1 at least once", "1")).Value(&m.pub.qos),
 		huh.NewConfirm().Title("Retain?").Description("the broker keeps it for later subscribers").Value(&m.pub.retain),
 	)).WithTheme(m.Styles.FormTheme()).WithShowHelp(false).WithKeyMap(formKeys())
 	m.form.SubmitCmd, m.form.CancelCmd = nil, nil

@@ -218,7 +218,7 @@ func TestPlurals(t *testing.T) {
 	b.connect()
 	b.add("solo", 0, "x")
 	b.changed()
-	b.sees("1 topic · 1 message ●", "1 message · 1.0/s · 1 byte · last 09:30:00")
+	b.sees("1 topic · 1 message ●", "1 message · no rate yet · 1 byte · last 09:30:00")
 	if v := b.view(); strings.Contains(v, "1 topics") || strings.Contains(v, "1 messages") {
 		t.Errorf("plural of one:\n%s", v)
 	}
@@ -561,8 +561,8 @@ func TestPublishDialog(t *testing.T) {
 	b.press("backspace", "backspace")
 	b.typeText(`{"led":1}`)
 	b.press("enter")
-	b.press("up", "enter") // QoS 0
-	b.press("y")           // retained
+	b.press("left", "enter") // QoS 0 (an inline select: left/right)
+	b.press("y")             // retained
 	if b.m.Typing() {
 		t.Fatalf("dialog still open:\n%s", b.view())
 	}
