@@ -79,8 +79,9 @@ const (
 	KeyCore    = "core"     // Arduino core version
 	KeyChip    = "chip"     // chip ID, lower-case hex
 	KeyFlash   = "flash"    // real flash size in bytes
-	KeyReason  = "reason"   // SDK rst_info.reason (0..6)
-	KeyReasonS = "reason_s" // ESP.getResetReason() text
+	KeyArch    = "arch"     // ArchESP8266 or the ESP-IDF target (reset.go)
+	KeyReason  = "reason"   // SDK rst_info.reason (0..6); esp_reset_reason() when arch is esp32*
+	KeyReasonS = "reason_s" // ESP.getResetReason() text; ESP32ResetReason's text on esp32*
 	KeyInfo    = "info"     // ESP.getResetInfo() text
 
 	// fs, cfg, tls, pub

@@ -44,6 +44,7 @@ static const char* kFSName = "LittleFS";
 #include "src/ib_lines.h"
 #include "src/ib_machine.h"
 #include "src/ib_payload.h"
+#include "src/ib_reset.h"
 #include "src/ib_status.h"
 #include "src/ib_time.h"
 
@@ -93,14 +94,20 @@ static void printBoot() {
 #if defined(ESP8266)
   snprintf(chip, sizeof chip, "%08x", ESP.getChipId());
   String coreCopy = ESP.getCoreVersion();
+  const char* arch = "esp8266";
   int reason = ESP.getResetInfoPtr()->reason;
   String reasonText = ESP.getResetReason();
   int flash = ESP.getFlashChipRealSize();
 #else
   snprintf(chip, sizeof chip, "%08x", uint32_t(ESP.getEfuseMac() & 0xffffff));
-  String coreCopy = ESP.getSdkVersion();
+  char coreVer[16];
+  snprintf(coreVer, sizeof coreVer, "%d.%d.%d", ESP_ARDUINO_VERSION_MAJOR, ESP_ARDUINO_VERSION_MINOR, ESP_ARDUINO_VERSION_PATCH);
+  String coreCopy = coreVer;
+  // The ESP-IDF target names the reset-reason numbering for the decoder:
+  // esp_reset_reason() is not the ESP8266 SDK's rst_info.reason.
+  const char* arch = CONFIG_IDF_TARGET;
   int reason = esp_reset_reason();
-  String reasonText = String(reason);
+  String reasonText = ib::esp32ResetText(reason);
   int flash = ESP.getFlashChipSize();
 #endif
   Serial.print("\r\n");
@@ -109,6 +116,7 @@ static void printBoot() {
              .add("app", ib::kAppName)
              .add("ver", ib::kAppVersion)
              .add("core", coreCopy.c_str())
+             .add("arch", arch)
              .add("chip", chip)
              .add("flash", flash)
              .add("reason", reason)

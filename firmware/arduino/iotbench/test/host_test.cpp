@@ -15,6 +15,7 @@
 #include "../src/ib_lines.h"
 #include "../src/ib_machine.h"
 #include "../src/ib_payload.h"
+#include "../src/ib_reset.h"
 #include "../src/ib_status.h"
 #include "../src/ib_time.h"
 
@@ -197,6 +198,14 @@ static void testTimeAndBackoff() {
   }
 }
 
+static void testReset32() {
+  for (const auto& r : rows("reset32.txt", 3)) {
+    int n = atoi(r[0].c_str());
+    CHECK(r[1] == ib::esp32ResetName(n) && r[2] == ib::esp32ResetText(n), "reset reason %d: %s / %s, want %s / %s", n,
+          ib::esp32ResetName(n), ib::esp32ResetText(n), r[1].c_str(), r[2].c_str());
+  }
+}
+
 static void testMachine() {
   ib::Machine m(10000, 30000);
   CHECK(m.step(0, false, false, false) == ib::Action::None && m.state() == ib::State::WaitWiFi, "starts waiting for Wi-Fi");
@@ -238,6 +247,7 @@ int main(int argc, char** argv) {
   testStatus();
   testLines();
   testTimeAndBackoff();
+  testReset32();
   testMachine();
   printf("%d passed, %d failed\n", passed, failed);
   return failed == 0 ? 0 : 1;
