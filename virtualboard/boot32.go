@@ -98,30 +98,48 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 		b.bootloaderFail(ctx, "partition table: "+err.Error(), errf("boot", "Failed to verify partition table")+errf("boot", "load partition table error!"))
 		return
 	}
-	app, err := pt.BootApp()
+	// bootloader_utility_get_selected_boot_partition, then
+	// bootloader_utility_load_boot_image (bootloader_utility.c): start at
+	// the slot otadata selects, try the others in the bootloader's order,
+	// print each failure, reset when none boots.
+	s := slotsOf(pt)
+	sel, err := SelectBoot(pt, otadataOf(b.flash, s))
 	if err != nil {
-		b.bootloaderFail(ctx, "no app partition", errf("boot", "No bootable app partitions in the partition table"))
+		// bootloader_common_read_otadata failing: INVALID_INDEX, which
+		// bootloader_utility_load_boot_image does not take, so the
+		// bootloader resets (the wording is ours).
+		b.bootloaderFail(ctx, err.Error(), errf("boot", "%v", err))
 		return
 	}
-	data := b.flash.Read(app.Offset, int(app.Size))
-	im, why := checkApp(data, chip, app)
-	if why != "" {
-		slot := "Factory app partition is not bootable"
-		switch {
-		case app.SubType >= layout.SubTypeOTA0 && app.SubType < layout.SubTypeOTA0+16:
-			slot = fmt.Sprintf("OTA app partition slot %d is not bootable", app.SubType-layout.SubTypeOTA0)
-		case app.SubType == layout.SubTypeTest:
-			slot = "Test app partition is not bootable" // wording ours, not checked against ESP-IDF
-		}
-		tag, msg, _ := strings.Cut(why, ": ")
-		b.bootloaderFail(ctx, "app "+app.Label+": "+why,
-			errf(tag, "%s", msg)+errf("boot", "%s", slot)+errf("boot", "No bootable app partitions in the partition table"))
+	index, app, im, failed := s.tryBoot(b.flash, chip, sel.Index)
+	var fails strings.Builder
+	for _, f := range failed {
+		tag, msg, _ := strings.Cut(f.why, ": ")
+		fails.WriteString(errf(tag, "%s", msg) + errf("boot", "%s", notBootable(f.index)))
+		b.logf("flash boot: app %s: %s", f.p.Label, f.why)
+	}
+	if im == nil {
+		b.bootloaderFail(ctx, "no bootable app partition", fails.String()+errf("boot", "No bootable app partitions in the partition table"))
 		return
 	}
+	b.print(fails.String())
 	if err := b.clk.SleepUntil(ctx, b.flash.ChargeRead(im.Length)); err != nil {
 		return
 	}
-	b.logf("flash boot: %s app at 0x%x valid, jumping to 0x%08x", app.Label, app.Offset, uint32(im.Entry))
+	if sel.Initial && index > FactoryIndex {
+		// set_actual_ota_seq: no factory app and otadata empty, so the
+		// bootloader records the slot it boots in otadata[0].
+		e := NewOTASelectEntry(uint32(index+1), OTAImgValid)
+		if err := writeOTAData(ctx, b.flash, s.otadata.Offset, e); err != nil {
+			return
+		}
+		b.logf("flash boot: Set actual ota_seq=%d in otadata[0]", e.Seq)
+	}
+	// The real bootloader logs "I (…) boot: Loaded app from partition at
+	// offset 0x…" (try_load_partition); arduino-esp32's bootloader prints
+	// no info lines, so it goes to the board's log, with the slot.
+	b.logf("flash boot: Loaded app from partition at offset 0x%x (%s, %s%s), jumping to 0x%08x",
+		app.Offset, app.Label, app.SubTypeName, seqNote(sel), uint32(im.Entry))
 	if b.cfg.App != nil {
 		b.cfg.App(ctx, &AppEnv{b: b, Entry: uint32(im.Entry), ResetCause: b.lastCause()})
 	}
@@ -207,4 +225,15 @@ func checkApp(data []byte, chip string, p layout.Partition) (*image.Image, strin
 		return nil, "esp_image: Image hash failed - image is corrupt"
 	}
 	return im, ""
+}
+
+// seqNote says which otadata entry chose the slot, for the board's log.
+func seqNote(sel BootSelection) string {
+	if sel.Active < 0 {
+		if sel.Note != "" {
+			return "; " + sel.Note
+		}
+		return ""
+	}
+	return fmt.Sprintf("; otadata[%d] seq %d", sel.Active, sel.Entries[sel.Active].Seq)
 }

@@ -213,3 +213,132 @@ func FuzzCheckApp(f *testing.F) {
 		}
 	})
 }
+
+// otaFlash is a merged C3 image (app version 1 in app0) with version 2 in
+// app1 and otadata holding e0 and e1 (nil = erased).
+func otaFlash(t *testing.T, e0, e1 *OTASelectEntry) (img []byte, app0, app1 []byte) {
+	t.Helper()
+	pt := defaultTable(t)
+	img = merged(t, "ESP32-C3")
+	p1, _ := pt.ByLabel("app1")
+	od, _ := pt.ByLabel("otadata")
+	app1, err := esp32fw.App("ESP32-C3", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := make([]byte, p1.Offset+uint32(len(app1)))
+	for i := range full {
+		full[i] = 0xFF
+	}
+	copy(full, img)
+	copy(full[p1.Offset:], app1)
+	copy(full[od.Offset:], otadataBytes(e0, e1))
+	p0, _ := pt.ByLabel("app0")
+	return full, full[p0.Offset : p0.Offset+uint32(len(app1))], app1
+}
+
+// bootEntry boots img on a C3 and returns the entry the app was started
+// at, the serial output and the board.
+func bootEntry(t *testing.T, img []byte) (uint32, string, *Board) {
+	t.Helper()
+	ran := make(chan uint32, 1)
+	b := newTestBoard(t, Config{Chip: "ESP32-C3", App: func(ctx context.Context, env *AppEnv) {
+		env.Print("app up\r\n")
+		ran <- env.Entry
+	}})
+	p, err := b.Port()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	p.SetBaudRate(115200)
+	b.Flash().Load(0, img)
+	b.Reset(false)
+	out := readUntil(t, p, "app up", 1)
+	select {
+	case e := <-ran:
+		return e, out, b
+	case <-time.After(5 * time.Second):
+		t.Fatal("the app did not run")
+	}
+	return 0, "", nil
+}
+
+func entryOf(t *testing.T, app []byte) uint32 {
+	im, err := image.Parse(app, "ESP32-C3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint32(im.Entry)
+}
+
+// The bootloader boots the OTA slot the otadata entry with the highest
+// valid seq selects (bootloader_utility.c), says so in the board's log
+// in the real bootloader's words, and falls back as ESP-IDF does.
+func TestESP32BootsSlotFromOTAData(t *testing.T) {
+	corrupt := entry(2, OTAImgUndefined)
+	corrupt.CRC ^= 0x100
+	cases := []struct {
+		name   string
+		e0, e1 *OTASelectEntry
+		slot   int
+	}{
+		{"seq 2 selects app1", entry(1, OTAImgUndefined), entry(2, OTAImgUndefined), 1},
+		{"seq 3 selects app0", entry(3, OTAImgUndefined), entry(2, OTAImgUndefined), 0},
+		{"corrupt newer entry", entry(1, OTAImgUndefined), corrupt, 0},
+		{"aborted newer entry", entry(1, OTAImgUndefined), entry(2, OTAImgAborted), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			img, app0, app1 := otaFlash(t, c.e0, c.e1)
+			got, out, b := bootEntry(t, img)
+			want, off := entryOf(t, app0), uint32(0x10000)
+			if c.slot == 1 {
+				want, off = entryOf(t, app1), 0x150000
+			}
+			if got != want {
+				t.Fatalf("entry 0x%x, want 0x%x (slot %d)", got, want, c.slot)
+			}
+			if strings.Contains(out, "E (") {
+				t.Fatalf("errors on a good boot: %q", out)
+			}
+			line := fmt.Sprintf("flash boot: Loaded app from partition at offset 0x%x (app%d, ota_%d", off, c.slot, c.slot)
+			if !strings.Contains(strings.Join(b.Events(), "\n"), line) {
+				t.Fatalf("no %q in the board log:\n%s", line, strings.Join(b.Events(), "\n"))
+			}
+		})
+	}
+}
+
+// otadata selects app1 but app1 does not verify: the bootloader says so
+// and boots app0 (working backwards from the selected slot).
+func TestESP32BootFallsBackToOtherSlot(t *testing.T) {
+	img, app0, _ := otaFlash(t, entry(1, OTAImgUndefined), entry(2, OTAImgUndefined))
+	img[0x150000+0x40] ^= 0xFF // a segment byte: the checksum fails
+	got, out, _ := bootEntry(t, img)
+	if got != entryOf(t, app0) {
+		t.Fatalf("entry 0x%x, want app0's", got)
+	}
+	if !strings.Contains(out, "esp_image: Checksum failed.") || !strings.Contains(out, "boot: OTA app partition slot 1 is not bootable\r\n") {
+		t.Fatalf("no failure lines for slot 1: %q", out)
+	}
+}
+
+// Erased otadata and no factory app: ota_0 boots, and the bootloader
+// records it in otadata[0] (set_actual_ota_seq: seq 1, state VALID).
+func TestESP32FirstBootWritesOTAData(t *testing.T) {
+	img, app0, _ := otaFlash(t, nil, nil)
+	got, _, b := bootEntry(t, img)
+	if got != entryOf(t, app0) {
+		t.Fatalf("entry 0x%x, want app0's", got)
+	}
+	od, _ := defaultTable(t).ByLabel("otadata")
+	// Written before the app starts: the app has run, so it is there.
+	e, err := ParseOTAData(b.Flash().Read(od.Offset, int(od.Size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e[0].Seq != 1 || e[0].State != OTAImgValid || !e[0].Valid() || e[1].Seq != 0xFFFFFFFF {
+		t.Fatalf("otadata after the first boot: %+v", e)
+	}
+}
