@@ -397,3 +397,13 @@ func writeOTAData(ctx context.Context, fl *Flash, addr uint32, entry OTASelectEn
 	fl.Program(addr, entry.Marshal())
 	return fl.WaitIdle(ctx)
 }
+
+// ValidateApp checks the app image in partition p as esp_image_verify
+// does (what esp_ota_set_boot_partition runs before it writes otadata);
+// the error is the bootloader's "tag: message".
+func ValidateApp(fl *Flash, chip string, p layout.Partition) error {
+	if _, why := checkApp(fl.Read(p.Offset, int(p.Size)), chip, p); why != "" {
+		return errors.New(why)
+	}
+	return nil
+}
