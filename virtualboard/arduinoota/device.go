@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/ota"
 	"github.com/iotbench/iotbench/virtualboard"
@@ -21,12 +22,17 @@ import (
 // Config describes the board's OTA setup: what the sketch passes to
 // ArduinoOTA and what its network looks like.
 type Config struct {
-	// Layout is the board's flash layout (boards.txt eesz): the Updater
-	// stages apps below Layout.FS.Offset and writes filesystem images into
-	// Layout.FS. Required.
+	// Chip is the board's chip: "" or "ESP8266" for the ESP8266 core's
+	// ArduinoOTA and Updater, an ESP32-family name for arduino-esp32's
+	// (esp32.go), which finds its partitions in the table in flash.
+	Chip string
+	// Layout is the ESP8266 board's flash layout (boards.txt eesz): the
+	// Updater stages apps below Layout.FS.Offset and writes filesystem
+	// images into Layout.FS. Required on the ESP8266, unused on ESP32s.
 	Layout layout.ESP8266Layout
-	// Hostname is ArduinoOTA.setHostname(); empty means the core's default
-	// "esp8266-" + the chip ID in six lower-case hex digits.
+	// Hostname is ArduinoOTA.setHostname(); empty means the core's default:
+	// "esp8266-" + the chip ID in six lower-case hex digits, or on ESP32s
+	// "esp32-" + the MAC in twelve (ArduinoOTA.cpp begin()).
 	Hostname string
 	// PasswordHash is what setPasswordHash() receives (or setPassword()
 	// computes): the lower-case hex MD5 of the password; empty = no
@@ -37,8 +43,9 @@ type Config struct {
 	// IP is the board's station address; default 127.0.0.1 (tests and the
 	// virtual board stay on loopback).
 	IP string
-	// Port is the ArduinoOTA UDP port. Real boards use 8266; 0 picks a
-	// free port, so that several virtual boards can run on one machine.
+	// Port is the ArduinoOTA UDP port. Real boards use 8266 (ESP32s 3232);
+	// 0 picks a free port, so that several virtual boards can run on one
+	// machine.
 	Port int
 	// MDNSPort is where the mDNS responder listens (5353 on a real
 	// board); 0 picks a free port. NoMDNS turns the responder off
@@ -67,7 +74,7 @@ type Device struct {
 // New opens the board's OTA and mDNS sockets. Nothing answers until a
 // sketch calls Begin.
 func New(cfg Config) (*Device, error) {
-	if cfg.Layout.FlashSize == 0 {
+	if image.IsESP8266(cmp.Or(cfg.Chip, image.ChipESP8266)) && cfg.Layout.FlashSize == 0 {
 		return nil, errors.New("arduinoota: Config.Layout is required (the Updater needs FS_start and FS_end)")
 	}
 	if cfg.BoardID == "" {
@@ -201,12 +208,16 @@ type Callbacks struct {
 
 // OTA is ArduinoOTA for one run of a sketch.
 type OTA struct {
-	d     *Device
-	env   *virtualboard.AppEnv
-	ctx   context.Context
-	cb    Callbacks
-	host  string
-	pass  string
+	d    *Device
+	env  *virtualboard.AppEnv
+	ctx  context.Context
+	cb   Callbacks
+	host string
+	pass string
+	// esp32: arduino-esp32's ArduinoOTA, which answers OK as soon as it
+	// accepts the invitation (or the password) and runs its own Update
+	// class (esp32.go).
+	esp32 bool
 	begun time.Duration // board time at Begin, for mDNS probing
 	// micros is the board's micros() (the nonce source) and reply sends a
 	// UDP reply to the invitation's source; fields so tests can drive
@@ -239,11 +250,13 @@ type Settings struct {
 // The OTA stops when ctx ends (the chip reset) or End is called.
 func (d *Device) Begin(ctx context.Context, env *virtualboard.AppEnv, s Settings, cb Callbacks) *OTA {
 	host := cmp.Or(s.Hostname, d.cfg.Hostname)
-	if host == "" {
-		mac := env.MAC()
+	esp32 := !image.IsESP8266(env.Chip())
+	if mac := env.MAC(); host == "" && esp32 {
+		host = fmt.Sprintf("esp32-%02x%02x%02x%02x%02x%02x", mac[0], mac[1], mac[2], mac[3], mac[4], mac[5])
+	} else if host == "" {
 		host = fmt.Sprintf("esp8266-%06x", uint32(mac[3])<<16|uint32(mac[4])<<8|uint32(mac[5]))
 	}
-	o := &OTA{d: d, env: env, ctx: ctx, cb: cb, host: host, pass: cmp.Or(s.PasswordHash, d.cfg.PasswordHash), begun: env.Now()}
+	o := &OTA{d: d, env: env, ctx: ctx, cb: cb, host: host, pass: cmp.Or(s.PasswordHash, d.cfg.PasswordHash), begun: env.Now(), esp32: esp32}
 	o.micros = func() uint32 { return uint32(env.Now().Microseconds()) }
 	o.reply = o.send
 	d.mu.Lock()
@@ -348,7 +361,7 @@ func (o *OTA) onRx(b []byte, from *net.UDPAddr) {
 			o.state = stateWaitAuth
 			return
 		}
-		o.state = stateRunUpdate
+		o.accept()
 	case stateWaitAuth:
 		if p.parseInt() != int(ota.CommandAuth) {
 			o.state = stateIdle
@@ -363,13 +376,23 @@ func (o *OTA) onRx(b []byte, from *net.UDPAddr) {
 		}
 		want := ota.AuthResponse(o.pass, o.nonce, cnonce)
 		if subtle.ConstantTimeCompare([]byte(want), []byte(response)) == 1 {
-			o.state = stateRunUpdate
+			o.accept()
 			return
 		}
 		o.reply("Authentication Failed")
 		o.state = stateIdle
 		o.callError(ErrAuth)
 	}
+}
+
+// accept moves to RUNUPDATE. arduino-esp32 replies OK here, before
+// Update.begin; the ESP8266 core only after Update.begin succeeded
+// (device-side.md §5.1 step 6).
+func (o *OTA) accept() {
+	if o.esp32 {
+		o.reply("OK")
+	}
+	o.state = stateRunUpdate
 }
 
 func (o *OTA) setIdle() {
@@ -402,7 +425,11 @@ func (o *OTA) Handle(ctx context.Context) error {
 	}
 	o.mu.Unlock()
 	if run {
-		c, err := o.runUpdate(ctx)
+		run := o.runUpdate
+		if o.esp32 {
+			run = o.runUpdate32
+		}
+		c, err := run(ctx)
 		// handle() sets IDLE before the WiFiClient's destructor closes the
 		// connection, and no network callback runs in between (the SDK only
 		// runs them when the sketch yields): a host that saw the close can
@@ -446,21 +473,8 @@ func (o *OTA) runUpdate(ctx context.Context) (c *conn, err error) {
 		return nil, err
 	}
 	u.setMD5(sum)
-	if o.cb.OnStart != nil {
-		o.cb.OnStart(cmd)
-	}
-	if o.cb.OnProgress != nil {
-		o.cb.OnProgress(0, size)
-	}
-
-	c, err = dialBack(ctx, env, o.d.ip, peer.IP, port)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		o.d.logf("OTA: connect to %s:%d failed: %v", peer.IP, port, err)
-		o.setIdle()
-		o.callError(ErrConnect)
+	if c, err = o.connectBack(ctx, cmd, size, peer, port); ctx.Err() != nil {
+		return nil, err
 	}
 	total := 0
 	for c != nil && !u.isFinished() && (c.connected() || len(c.pending) > 0) {
@@ -501,21 +515,50 @@ func (o *OTA) runUpdate(ctx context.Context) (c *conn, err error) {
 		}
 		c.close()
 		o.d.logf("OTA: update of %d bytes done (%s)", size, cmd)
-		if o.cb.OnEnd != nil {
-			o.cb.OnEnd()
-		}
-		if err := env.Sleep(ctx, 100*time.Millisecond); err != nil {
-			return c, err
-		}
-		env.Flush(ctx)
-		env.Restart()
-		<-ctx.Done()
-		return c, ctx.Err()
+		return c, o.restartAfterEnd(ctx)
 	}
 	o.callError(ErrEnd)
 	c.print(u.printError())
 	o.d.logf("OTA: Update.end failed: %s", strings.TrimSpace(u.printError()))
 	return c, ctx.Err()
+}
+
+// restartAfterEnd ends a successful update as both cores do: onEnd,
+// 100 ms for the sketch's output to leave, ESP.restart().
+func (o *OTA) restartAfterEnd(ctx context.Context) error {
+	if o.cb.OnEnd != nil {
+		o.cb.OnEnd()
+	}
+	if err := o.env.Sleep(ctx, 100*time.Millisecond); err != nil {
+		return err
+	}
+	o.env.Flush(ctx)
+	o.env.Restart()
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// connectBack runs the sketch's onStart and first onProgress, then
+// connects to the host; a failed connect is reported to the sketch (the
+// update goes on to fail in Update.end(), as on both cores). It returns
+// an error only when ctx ended.
+func (o *OTA) connectBack(ctx context.Context, cmd ota.Command, size int, peer *net.UDPAddr, port uint16) (*conn, error) {
+	if o.cb.OnStart != nil {
+		o.cb.OnStart(cmd)
+	}
+	if o.cb.OnProgress != nil {
+		o.cb.OnProgress(0, size)
+	}
+	c, err := dialBack(ctx, o.env, o.d.ip, peer.IP, port)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		o.d.logf("OTA: connect to %s:%d failed: %v", peer.IP, port, err)
+		o.setIdle()
+		o.callError(ErrConnect)
+	}
+	return c, nil
 }
 
 // conn is the sketch's WiFiClient: bytes read from the socket wait in

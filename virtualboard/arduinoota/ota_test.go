@@ -143,16 +143,7 @@ func TestInterruptedUploadKeepsOldFirmware(t *testing.T) {
 	v1, v2 := sketch(t, 0xAAAA0001, 40_000), sketch(t, 0xBBBB0002, 300_000)
 	r := newRig(t, arduinoota.Config{}, v1, nil)
 	m := r.log.mark()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	_, err := ota.Upload(ctx, ota.Options{Host: "127.0.0.1", Port: r.d.Addr().Port}, v2, func(e ota.Event) {
-		if p, ok := e.(ota.ProgressEvent); ok && p.Acked > 100_000 {
-			cancel()
-		}
-	})
-	if !errors.Is(err, context.Canceled) {
-		t.Fatalf("got %v, want the cancellation", err)
-	}
+	r.uploadCancelledAfter(t, v2, 100_000)
 	out := r.log.waitFor(t, m, "#IB ota phase=error err=4\r\n")
 	if !strings.Contains(out, "OTA error 4\r\n") {
 		t.Errorf("board output:\n%s", out)

@@ -93,6 +93,12 @@ func newRig(t testing.TB, cfg arduinoota.Config, firmware []byte, app func(*ardu
 	if cfg.Layout.FlashSize == 0 {
 		cfg.Layout = layout4M1M(t)
 	}
+	return newChipRig(t, cfg, 74880, firmware, app)
+}
+
+// newChipRig is newRig for the chip in cfg.Chip, its console read at baud.
+func newChipRig(t testing.TB, cfg arduinoota.Config, baud int, firmware []byte, app func(*arduinoota.Device) virtualboard.App) *rig {
+	t.Helper()
 	d, err := arduinoota.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +107,7 @@ func newRig(t testing.TB, cfg arduinoota.Config, firmware []byte, app func(*ardu
 	if app == nil {
 		app = arduinoota.BasicOTA
 	}
-	b, err := virtualboard.New(virtualboard.Config{Speed: testSpeed, App: app(d)})
+	b, err := virtualboard.New(virtualboard.Config{Chip: cfg.Chip, Speed: testSpeed, App: app(d)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +117,7 @@ func newRig(t testing.TB, cfg arduinoota.Config, firmware []byte, app func(*ardu
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.SetBaudRate(74880)
+	p.SetBaudRate(baud)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	t.Cleanup(func() { cancel(); p.Close(); <-done })

@@ -11,6 +11,7 @@ import (
 
 	"github.com/iotbench/iotbench/firmware"
 	"github.com/iotbench/iotbench/flasher/image"
+	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/ota"
 	"github.com/iotbench/iotbench/virtualboard"
 )
@@ -75,19 +76,33 @@ func (d *Device) WithEboot(app virtualboard.App) virtualboard.App {
 	}
 }
 
-// BasicOTA is a sketch for the virtual board that does what the ESP8266
-// core's BasicOTA example does: after eboot, Serial.begin(74880), a
-// banner with the application's version marker, ArduinoOTA.begin() with
-// PrintCallbacks, then handle() every 10 ms. The firmware twin does the
-// same around its own work; tests and demos use this one.
+// BasicOTA is a sketch for the virtual board that does what the core's
+// BasicOTA example does. On the ESP8266: after eboot, Serial.begin(74880),
+// a banner with the application's version marker; on ESP32-family chips
+// (no eboot: the bootloader picked the slot) Serial.begin(115200) and a
+// banner with the version and the partition it runs from (Running32).
+// Then ArduinoOTA.begin() with PrintCallbacks, and handle() every 10 ms.
+// The firmware twin does the same around its own work; tests and demos
+// use this one.
 func BasicOTA(d *Device) virtualboard.App {
 	return func(ctx context.Context, env *virtualboard.AppEnv) {
-		app, err := d.Boot(ctx, env)
-		if err != nil {
-			return
+		if image.IsESP8266(env.Chip()) {
+			app, err := d.Boot(ctx, env)
+			if err != nil {
+				return
+			}
+			env.Begin(74880)
+			env.Printf("\nBasicOTA v%08x\n", app.Version)
+		} else {
+			env.Begin(firmware.SerialBaudESP32)
+			r, err := Running32(env)
+			if err != nil {
+				env.Printf("\nBasicOTA: %v\n", err)
+				<-ctx.Done()
+				return
+			}
+			env.Printf("\nBasicOTA v%08x from %s\n", r.Version, r.Partition.Label)
 		}
-		env.Begin(74880)
-		env.Printf("\nBasicOTA v%08x\n", app.Version)
 		o := d.Begin(ctx, env, Settings{}, PrintCallbacks(env.Print))
 		defer o.End()
 		env.Printf("Ready\nIP address: %s\nOTA: %s.local port %d\n", d.ip, o.Hostname(), d.Addr().Port)
@@ -100,6 +115,29 @@ func BasicOTA(d *Device) virtualboard.App {
 			}
 		}
 	}
+}
+
+// App32 describes the application an ESP32-family board runs.
+type App32 struct {
+	// Partition is the app partition the bootloader loaded
+	// (esp_ota_get_running_partition).
+	Partition layout.Partition
+	// Version stands for the build: the first word of the image's first
+	// segment, as on the ESP8266 (arduino-esp32 images start that segment
+	// with esp_app_desc_t, whose first word is a constant magic; the
+	// stand-in images of virtualboard/esp32fw have build-dependent bytes
+	// there, so this is a convention of the virtual board).
+	Version uint32
+}
+
+// Running32 is the running app of an ESP32-family board.
+func Running32(env *virtualboard.AppEnv) (App32, error) {
+	p, _, err := virtualboard.BootApp(env.Flash(), env.Chip())
+	if err != nil {
+		return App32{}, err
+	}
+	// 8-byte header, 16-byte extended header, 8-byte segment header.
+	return App32{Partition: p, Version: binary.LittleEndian.Uint32(env.Flash().Read(p.Offset+32, 4))}, nil
 }
 
 // SketchImage builds a flash image laid out like the ESP8266 Arduino
