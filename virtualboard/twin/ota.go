@@ -10,8 +10,11 @@ import (
 
 // ArduinoOTA is Options.NewOTA for a board with an ArduinoOTA device
 // (virtualboard/arduinoota): the sketch's ArduinoOTA.begin() and handle()
-// run on it, with the sketch's callbacks. Wrap the app in dev.WithEboot so
-// a received update is copied into place on the next boot. The UDP port is
+// run on it, with the sketch's callbacks. On an ESP8266 wrap the app in
+// dev.WithEboot so a received update is copied into place on the next
+// boot; on ESP32-family chips (a Device with Config.Chip set) the update
+// goes into the other OTA slot and the bootloader picks it from otadata,
+// so there is nothing to wrap. The UDP port is
 // the device's (config.json's ota.port cannot move a socket the device
 // already holds).
 func ArduinoOTA(dev *arduinoota.Device) func() OTA {
