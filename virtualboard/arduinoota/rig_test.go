@@ -99,6 +99,12 @@ func newRig(t testing.TB, cfg arduinoota.Config, firmware []byte, app func(*ardu
 // newChipRig is newRig for the chip in cfg.Chip, its console read at baud.
 func newChipRig(t testing.TB, cfg arduinoota.Config, baud int, firmware []byte, app func(*arduinoota.Device) virtualboard.App) *rig {
 	t.Helper()
+	return newRigAt(t, cfg, testSpeed, baud, firmware, app)
+}
+
+// newRigAt is newChipRig with the board's clock at speed.
+func newRigAt(t testing.TB, cfg arduinoota.Config, speed float64, baud int, firmware []byte, app func(*arduinoota.Device) virtualboard.App) *rig {
+	t.Helper()
 	d, err := arduinoota.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -107,7 +113,7 @@ func newChipRig(t testing.TB, cfg arduinoota.Config, baud int, firmware []byte, 
 	if app == nil {
 		app = arduinoota.BasicOTA
 	}
-	b, err := virtualboard.New(virtualboard.Config{Chip: cfg.Chip, Speed: testSpeed, App: app(d)})
+	b, err := virtualboard.New(virtualboard.Config{Chip: cfg.Chip, Speed: speed, App: app(d)})
 	if err != nil {
 		t.Fatal(err)
 	}
