@@ -70,6 +70,11 @@ type Finding struct {
 
 	// explains lists the symptom codes this cause accounts for.
 	explains []string
+	// ownEvidenceFirst: when it absorbs symptoms, this cause's own
+	// evidence stays in front (a serial line that names the cause is the
+	// evidence to read first; a cloud or probe cause shows the board's
+	// symptom first).
+	ownEvidenceFirst bool
 	// first is when the earliest evidence was seen (ties in ranking).
 	first time.Time
 }
@@ -135,7 +140,11 @@ func merge(fs []Finding) []Finding {
 			}
 			s := fs[j]
 			absorbed[j] = true
-			c.Evidence = append(s.Evidence, c.Evidence...)
+			if c.ownEvidenceFirst {
+				c.Evidence = append(c.Evidence, s.Evidence...)
+			} else {
+				c.Evidence = append(s.Evidence, c.Evidence...)
+			}
 			if s.Step < c.Step {
 				c.Step = s.Step
 			}

@@ -37,7 +37,27 @@ const (
 	SymStalled   = "serial.stalled"
 	SymNotSeen   = "publish.not_seen"
 	CodeVerified = "publish.verified"
+
+	// The ESP-IDF second-stage bootloader's verdicts on the app (ESP32
+	// family): why the image step failed, more precisely than SymImage.
+	SymAppChip        = "serial.app_chip"         // the app is built for another chip (or chip revision)
+	SymAppMissing     = "serial.app_missing"      // nothing flashed at the app partition
+	SymAppCorrupt     = "serial.app_corrupt"      // checksum, SHA-256, segments or length of the app fail
+	SymAppNotBootable = "serial.app_not_bootable" // no app partition holds a valid app
+	SymPartitionTable = "serial.partition_table"  // no valid partition table at 0x8000
+	SymBootloader     = "serial.bootloader"       // another bootloader error line
 )
+
+// imageCauses: a bootloader line that says why the app was refused
+// explains what follows from it — "not bootable" and the reset loop the
+// bootloader then runs (bootloader_reset) — so those fold into it and
+// its fix leads, instead of "a reset loop: check the power first".
+var imageCauses = map[string][]string{
+	SymAppChip:        {SymAppNotBootable, SymImage},
+	SymAppMissing:     {SymAppNotBootable, SymImage},
+	SymAppCorrupt:     {SymAppNotBootable, SymImage},
+	SymPartitionTable: {SymAppNotBootable, SymImage},
+}
 
 // classify maps a decoded event to its symptom code and step, and says
 // whether it is a success milestone of that step (which resolves earlier
@@ -84,6 +104,18 @@ func classify(e decode.Event) (code string, step Step, success, ok bool) {
 		return SymImage, StepImage, false, true
 	case decode.KindBootEboot:
 		return SymImage, StepImage, false, fail
+	case decode.KindBootChipID, decode.KindBootChipRev:
+		return SymAppChip, StepImage, false, true
+	case decode.KindBootNoApp:
+		return SymAppMissing, StepImage, false, true
+	case decode.KindBootAppCorrupt:
+		return SymAppCorrupt, StepImage, false, true
+	case decode.KindBootNotBootable:
+		return SymAppNotBootable, StepImage, false, true
+	case decode.KindBootPartitionTable:
+		return SymPartitionTable, StepImage, false, true
+	case decode.KindBootIDFError:
+		return SymBootloader, StepImage, false, true
 	case decode.KindCrashException, decode.KindCrashWDT, decode.KindCrashPanic, decode.KindCrashGuru, decode.KindPowerBrownout:
 		return SymCrash, StepCrash, false, true
 	case decode.KindFSMount, decode.KindFSFile, decode.KindCertLoad:
@@ -162,7 +194,8 @@ func serialFindings(lines []Line, opts decode.Options) (fs []Finding, reached St
 			}
 			continue
 		}
-		f := Finding{Code: code, Step: step, Severity: e.Severity, Summary: e.Summary, Fix: e.Fix, Evidence: ev, first: e.At}
+		f := Finding{Code: code, Step: step, Severity: e.Severity, Summary: e.Summary, Fix: e.Fix, Evidence: ev, first: e.At,
+			explains: imageCauses[code], ownEvidenceFirst: imageCauses[code] != nil}
 		if i, ok := latest[code]; ok && fs[i].Summary == f.Summary {
 			// The same failure again (the firmware retries): one finding,
 			// more evidence, bounded.

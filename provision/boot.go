@@ -235,14 +235,9 @@ func (r *run) finish(id StepID, start time.Time, msg string) {
 	r.event(id, KindDone, msg)
 }
 
-// isAppLine: the first sign that the application (not the ROM) runs.
-func isAppLine(e decode.Event) bool {
-	switch e.Kind {
-	case decode.KindROMBanner, decode.KindROMID, decode.KindROMLoader, decode.KindROMError, decode.KindROMDownload, decode.KindBootEboot, decode.KindBootSDK, decode.KindBootLoop:
-		return false
-	}
-	return true
-}
+// isAppLine: the first sign that the application (not the ROM or a boot
+// loader: ESP-IDF's bootloader errors are boot.* kinds too) runs.
+func isAppLine(e decode.Event) bool { return !decode.IsBootKind(e.Kind) }
 
 func (r *run) decodeOptions() decode.Options {
 	d := r.o.Decode

@@ -93,7 +93,7 @@ type block interface {
 // at at, and returns the events it completes: usually zero or one; a line
 // that ends an open block may return that block's event first.
 func (d *Decoder) Line(line string, at time.Time) []Event {
-	line = strings.TrimRight(line, "\r\n")
+	line = stripANSI(strings.TrimRight(line, "\r\n"))
 	if len(line) > maxLineLen {
 		line = line[:maxLineLen]
 	}
@@ -103,6 +103,9 @@ func (d *Decoder) Line(line string, at time.Time) []Event {
 		out = append(out, reset(at)...)
 		d.lastWasID = len(out) > 0 && out[len(out)-1].Kind == KindROMID
 		return out
+	}
+	if d.lastWasID && strings.HasPrefix(line, "Build:") {
+		return nil // newer ROMs print their build date under the identity line
 	}
 	if strings.TrimSpace(line) != "" {
 		d.lastWasID = false
@@ -350,7 +353,7 @@ func joinFix(a, b string) string {
 var (
 	reLoad8266  = regexp.MustCompile(`^load 0x([0-9a-f]{8}), len (\d+), room (\d+)\s*$`)
 	reTrace8266 = regexp.MustCompile(`^(tail \d+|chksum 0x([0-9a-f]{2})|csum 0x([0-9a-f]{2})|csum err|ho \d+ tail \d+ room \d+)\s*$`)
-	reLoad32    = regexp.MustCompile(`^load:0x([0-9a-f]{8}),len:(\d+)\s*$`)
+	reLoad32    = regexp.MustCompile(`^load:0x([0-9a-f]{8}),len:(\d+|0x[0-9a-f]+)\s*$`) // newer ROMs print the length in hex
 	reEntry32   = regexp.MustCompile(`^entry 0x([0-9a-f]{8})\s*$`)
 	reMode32    = regexp.MustCompile(`^mode:(\w+), clock div:(\d+)\s*$`)
 )
@@ -458,7 +461,10 @@ type loader32 struct {
 func (l *loader32) size() int { return len(l.evidence) }
 
 func isLoader32Line(line string) bool {
+	// Newer ROMs (S3, C3, C6…) print "Saved PC:0x…" after the reset line
+	// and "SPIWP:0xee" alone where the ESP32 prints "configsip: 0, SPIWP:".
 	return strings.HasPrefix(line, "configsip: ") || strings.HasPrefix(line, "clk_drv:") ||
+		strings.HasPrefix(line, "SPIWP:0x") || strings.HasPrefix(line, "Saved PC:0x") ||
 		reMode32.MatchString(line) || reLoad32.MatchString(line) || reEntry32.MatchString(line)
 }
 
@@ -579,7 +585,14 @@ func (d *Decoder) single(line string, at time.Time) ([]Event, bool) {
 	if reSDK.MatchString(t) {
 		return ev(KindBootSDK, Info, "SDK start-up: "+t, "", nil), true
 	}
-	return d.appLine(line, t, at, ev)
+	if evs, ok := d.idfBootLine(line, at); ok {
+		return evs, true
+	}
+	evs, known := d.appLine(line, t, at, ev)
+	if len(evs) == 0 && !known {
+		evs = idfAppError(line, at)
+	}
+	return evs, known
 }
 
 func (d *Decoder) romError(t string, ev func(string, Severity, string, string, map[string]string) []Event) []Event {

@@ -25,6 +25,13 @@
 //     resets, which leave no report), repeated ROM errors;
 //   - across boots: the times of reset banners (reset-loop detection).
 //
+// ESP32-family boots also go through ESP-IDF's second-stage bootloader,
+// whose log lines ("E (123) boot_comm: mismatch chip ID, expected 5,
+// found 9", colour codes stripped) say why it refused the app: they
+// decode to boot.* kinds until the application prints (idfboot.go), and
+// E lines of a running ESP-IDF app that nothing else explains to
+// idf.error.
+//
 // Reset banners are searched anywhere in a line, since reset noise precedes
 // them, and close any open block (reported as cut short). Memory is bounded:
 // lines are decoded from their first 4096 bytes, evidence lines are clipped

@@ -63,6 +63,18 @@ const (
 	KindBootSDK     = "boot.sdk"        // NONOS SDK start-up lines (rf cal sector…). Info only
 	KindResetInfo   = "boot.reset_info" // the sketch printed ESP.getResetInfo(): how the previous run ended. Fields: cause, flag, flag_name, epc1…depc
 
+	// The ESP-IDF second-stage bootloader (ESP32 family), from its log lines
+	// "E (ms) tag: message" before the app runs (idfboot.go). Fields of all:
+	// level, tag, message, time (the line's timestamp).
+	KindBootChipID         = "boot.chip_mismatch"   // "mismatch chip ID": the app is for another chip. Fields: expected, found (chip IDs), expected_chip, found_chip (names; "" when unknown)
+	KindBootChipRev        = "boot.chip_revision"   // "chip revision check failed": the app excludes this chip revision. Fields: required, bound, found_rev
+	KindBootNoApp          = "boot.no_app"          // "image at 0x… has invalid magic byte": nothing flashed at the app offset. Field: offset
+	KindBootAppCorrupt     = "boot.app_corrupt"     // checksum/SHA-256/segment/length check of the app failed. Fields: check (checksum, sha256, segments, length), calculated, read, offset, partition_size
+	KindBootNotBootable    = "boot.not_bootable"    // "… partition is not bootable" (Warning; Field partition: factory, test, ota_N) or "No bootable app partitions" (Error; partition "")
+	KindBootPartitionTable = "boot.partition_table" // "Failed to verify partition table", "load partition table error!", flash_parts errors
+	KindBootIDFError       = "boot.idf_error"       // any other bootloader E line
+	KindBootIDFWarning     = "boot.idf_warning"     // a bootloader W line
+
 	// Crashes.
 	KindCrashException = "crash.exception" // ESP8266 "Exception (N):" report, SDK "Fatal exception N(...)". Fields: cause, cause_name, epc1, epc2, epc3, excvaddr, depc, ctx, sp, end, offset, alloc_addr, alloc_size, truncated
 	KindCrashWDT       = "crash.wdt"       // watchdogs: ESP8266 Soft WDT report (wdt=soft), hardware WDT (wdt=hw, from "wdt reset" or the HWDT stack dump), ESP32 interrupt/task WDT (wdt=interrupt/task). Field last_lines: what the app printed last
@@ -70,6 +82,7 @@ const (
 	KindCrashGuru      = "crash.guru"      // ESP32 "Guru Meditation Error". Fields: core, reason, cause, cause_name, pc, excvaddr, corrupted, elf_sha256, elf_mismatch
 	KindCrashBacktrace = "crash.backtrace" // an ESP32 "Backtrace:" line outside a panic report
 	KindPowerBrownout  = "power.brownout"  // ESP32 "Brownout detector was triggered"
+	KindIDFError       = "idf.error"       // an ESP-IDF "E (ms) tag: message" line of the running app that no other decoder explains (Warning). Fields: level, tag, message, time
 
 	// Wi-Fi (§3.9).
 	KindWiFiConnecting = "wifi.connecting" // "Connecting to <ssid>". Field: ssid
@@ -110,6 +123,13 @@ const (
 	KindIBPrefix    = "ib."
 	KindIBMalformed = "ib.malformed" // an #IB line that breaks the grammar. Field: error
 )
+
+// IsBootKind reports whether an event of this kind comes from the boot
+// ROM or a boot loader, before the application runs: the rom.* and boot.*
+// kinds, except boot.reset_info, which the sketch prints.
+func IsBootKind(kind string) bool {
+	return strings.HasPrefix(kind, "rom.") || strings.HasPrefix(kind, "boot.") && kind != KindResetInfo
+}
 
 // IBKind is the event kind of an #IB line with the given event name.
 func IBKind(event string) string { return KindIBPrefix + event }

@@ -154,6 +154,10 @@ func FuzzDecoderLine(f *testing.F) {
 		"abort() was called at PC 0x400d2357 on core 1\nBacktrace: 0x40083f0d:0x3ffb1e80\n",
 		"Backtrace: 0x400d1a28:0x3ffb1f70\n0x4008a2f1:0x3ffb1fb0 |<-CORRUPTED\n",
 		"load 0x00000000, len 0, room 16 \nchksum 0xef\ncsum err\nets_main.c \n",
+		// ESP-IDF's second-stage bootloader refusing the app (idfboot.go).
+		"ESP-ROM:esp32c3-api1-20210207\r\nentry 0x403cc710\r\n\x1b[0;31mE (123) boot_comm: mismatch chip ID, expected 5, found 9\x1b[0m\r\nE (123) boot: OTA app partition slot 0 is not bootable\r\nE (124) boot: No bootable app partitions in the partition table\r\n",
+		"E (130) esp_image: image at 0x10000 has invalid magic byte (nothing flashed here?)\nE (140) esp_image: Checksum failed. Calculated 0x5c read 0x5d\nE (150) esp_image: Image hash failed - image is corrupt\nE (160) boot: Factory app partition is not bootable\n",
+		"W (31) boot: PRO CPU has been reset by WDT.\nE (48) boot: Failed to verify partition table\nE (49) boot: load partition table error!\nI (200) cpu_start: x\nE (300) wifi:oops\n",
 	}
 	for _, s := range seeds {
 		f.Add(s, true)
