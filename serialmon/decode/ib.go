@@ -220,6 +220,11 @@ func (d *Decoder) ibBoot(s firmware.Status, ev evFunc, at time.Time) []Event {
 	if !hasReason {
 		return ev("", Info, sum, "", nil)
 	}
+	// An ESP32-family build reports esp_reset_reason(), whose numbers mean
+	// something else (1 is power-on there, a watchdog on the ESP8266).
+	if arch, _ := s.Str(firmware.KeyArch); firmware.IsESP32Arch(arch) {
+		return d.ibBoot32(s, ev, sum, int(reason))
+	}
 	name, text := SDKResetReason(int(reason))
 	if rs, ok := s.Str(firmware.KeyReasonS); ok && rs != "" {
 		text = rs
@@ -250,6 +255,23 @@ func (d *Decoder) ibBoot(s firmware.Status, ev evFunc, at time.Time) []Event {
 		}
 	}
 	return out
+}
+
+// ibBoot32 finishes the boot event of an ESP32-family build (reason is an
+// esp_reset_reason_t, firmware/reset.go).
+func (d *Decoder) ibBoot32(s firmware.Status, ev evFunc, sum string, reason int) []Event {
+	name, text := firmware.ESP32ResetReason(reason)
+	sum += "; reset reason: " + text
+	sev, fix := Info, ""
+	switch reason {
+	case firmware.ESP32ResetPanic:
+		sev, fix = Warning, "the previous run crashed (panic): the Guru Meditation and Backtrace lines before this reset say where; decode them with the firmware's ELF"
+	case firmware.ESP32ResetIntWDT, firmware.ESP32ResetTaskWDT, firmware.ESP32ResetWDT:
+		sev, fix = Warning, "the previous run was reset by a watchdog: a loop that never yields (add delay() or yield()), or an interrupt handler that runs too long"
+	case firmware.ESP32ResetBrownout:
+		sev, fix = Warning, "the supply voltage dropped (brownout), usually when Wi-Fi starts: use a shorter USB cable, a powered hub or a supply that gives 500 mA"
+	}
+	return ev("", sev, sum, fix, map[string]string{"reason_name": name})
 }
 
 // ibTLS decodes "#IB tls ok=0 code=N text=…". On core ≥ 3.0 a received

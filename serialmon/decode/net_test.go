@@ -2,6 +2,7 @@ package decode
 
 import (
 	"fmt"
+	"github.com/iotbench/iotbench/firmware"
 	"strings"
 	"testing"
 )
@@ -317,6 +318,16 @@ func TestIBLines(t *testing.T) {
 		_, text := SDKResetReason(reason)
 		e := one(t, decodeText(fmt.Sprintf("#IB boot app=x ver=1 reason=%d", reason)), "ib.boot")
 		check(t, e, sev, "reset reason: "+text, "", nil)
+	}
+	// An ESP32-family build numbers reasons as esp_reset_reason_t: 1 is a
+	// power-on there, not the ESP8266's hardware watchdog.
+	for reason, want := range map[int]struct {
+		sev  Severity
+		name string
+	}{1: {Info, "ESP_RST_POWERON"}, 3: {Info, "ESP_RST_SW"}, 4: {Warning, "ESP_RST_PANIC"}, 6: {Warning, "ESP_RST_TASK_WDT"}, 9: {Warning, "ESP_RST_BROWNOUT"}, 99: {Info, "ESP_RST_UNKNOWN"}} {
+		_, text := firmware.ESP32ResetReason(reason)
+		e := one(t, decodeText(fmt.Sprintf("#IB boot app=x ver=1 core=3.0.7 arch=esp32s3 reason=%d reason_s=%q", reason, text)), "ib.boot")
+		check(t, e, want.sev, "reset reason: "+text, "", map[string]string{"reason_name": want.name})
 	}
 
 	check(t, one(t, decodeText("#IB fs ok=1 files=config.json,cert.der,private.der,ca.der"), "ib.fs"), Notice, "filesystem mounted", "", map[string]string{"files": "config.json,cert.der,private.der,ca.der"})
