@@ -111,7 +111,7 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 		b.bootloaderFail(ctx, err.Error(), errf("boot", "%v", err))
 		return
 	}
-	index, app, im, failed := s.tryBoot(b.flash, chip, sel.Index)
+	_, app, im, failed := s.tryBoot(b.flash, chip, sel.Index)
 	var fails strings.Builder
 	for _, f := range failed {
 		tag, msg, _ := strings.Cut(f.why, ": ")
@@ -126,15 +126,12 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 	if err := b.clk.SleepUntil(ctx, b.flash.ChargeRead(im.Length)); err != nil {
 		return
 	}
-	if sel.Initial && index > FactoryIndex {
-		// set_actual_ota_seq: no factory app and otadata empty, so the
-		// bootloader records the slot it boots in otadata[0].
-		e := NewOTASelectEntry(uint32(index+1), OTAImgValid)
-		if err := writeOTAData(ctx, b.flash, s.otadata.Offset, e); err != nil {
-			return
-		}
-		b.logf("flash boot: Set actual ota_seq=%d in otadata[0]", e.Seq)
-	}
+	// With no factory app and an empty otadata, ESP-IDF's bootloader also
+	// records the slot it booted in otadata[0] (set_actual_ota_seq: seq
+	// slot+1, state VALID). Not modelled: the flash then stops matching the
+	// merged image just written (esp32fw's has an erased otadata), which a
+	// re-run of provision would see as changed flash; an update works the
+	// same either way (esp_ota_set_boot_partition treats both as empty).
 	// The real bootloader logs "I (…) boot: Loaded app from partition at
 	// offset 0x…" (try_load_partition); arduino-esp32's bootloader prints
 	// no info lines, so it goes to the board's log, with the slot.
