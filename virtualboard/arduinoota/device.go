@@ -159,9 +159,10 @@ func (d *Device) current() *OTA {
 	return d.cur
 }
 
-// serveOTA is lwIP delivering datagrams to ArduinoOTA's receive callback:
-// it runs whether or not the sketch is in handle(), so the AUTH challenge
-// and "Authentication Failed" go out even from a busy sketch.
+// serveOTA is lwIP delivering datagrams to ArduinoOTA (see receive): on
+// the ESP8266 to its receive callback, which runs whether or not the
+// sketch is in handle(), so the AUTH challenge and "Authentication Failed"
+// go out even from a busy sketch; on ESP32s into the socket's queue.
 func (d *Device) serveOTA() {
 	defer d.wg.Done()
 	buf := make([]byte, 1500)
@@ -174,7 +175,7 @@ func (d *Device) serveOTA() {
 			continue
 		}
 		if o := d.current(); o != nil {
-			o.onRx(buf[:n], from)
+			o.receive(buf[:n], from)
 		}
 	}
 }
@@ -215,9 +216,10 @@ type OTA struct {
 	host string
 	pass string
 	// esp32: arduino-esp32's ArduinoOTA, which answers OK as soon as it
-	// accepts the invitation (or the password) and runs its own Update
-	// class (esp32.go).
+	// accepts the invitation (or the password), runs its own Update class
+	// (esp32.go) and reads datagrams from rx in handle().
 	esp32 bool
+	rx    chan datagram
 	begun time.Duration // board time at Begin, for mDNS probing
 	// micros is the board's micros() (the nonce source) and reply sends a
 	// UDP reply to the invitation's source; fields so tests can drive
@@ -257,6 +259,9 @@ func (d *Device) Begin(ctx context.Context, env *virtualboard.AppEnv, s Settings
 		host = fmt.Sprintf("esp8266-%06x", uint32(mac[3])<<16|uint32(mac[4])<<8|uint32(mac[5]))
 	}
 	o := &OTA{d: d, env: env, ctx: ctx, cb: cb, host: host, pass: cmp.Or(s.PasswordHash, d.cfg.PasswordHash), begun: env.Now(), esp32: esp32}
+	if esp32 {
+		o.rx = make(chan datagram, udpRecvMbox)
+	}
 	o.micros = func() uint32 { return uint32(env.Now().Microseconds()) }
 	o.reply = o.send
 	d.mu.Lock()
@@ -277,6 +282,32 @@ func (o *OTA) End() {
 		o.d.cur = nil
 	}
 	o.d.mu.Unlock()
+}
+
+// datagram is a UDP packet waiting in the socket.
+type datagram struct {
+	b    []byte
+	from *net.UDPAddr
+}
+
+// udpRecvMbox is how many datagrams an ESP-IDF UDP socket holds
+// (CONFIG_LWIP_UDP_RECVMBOX_SIZE, default 6); more are dropped.
+const udpRecvMbox = 6
+
+// receive is a datagram reaching ArduinoOTA's port. The ESP8266 core
+// handles it in lwIP's receive callback, at once, even while the sketch
+// is busy; arduino-esp32's handle() reads one waiting datagram per call
+// (parsePacket, then _onRx), after the update it may have run — so an
+// invitation that arrives during an update is answered once it is over.
+func (o *OTA) receive(b []byte, from *net.UDPAddr) {
+	if !o.esp32 {
+		o.onRx(b, from)
+		return
+	}
+	select {
+	case o.rx <- datagram{append([]byte(nil), b...), from}:
+	default:
+	}
 }
 
 // packet reads a datagram the way ArduinoOTA's helpers do.
@@ -438,6 +469,13 @@ func (o *OTA) Handle(ctx context.Context) error {
 		c.close()
 		if err != nil {
 			return err
+		}
+	}
+	if o.esp32 {
+		select {
+		case d := <-o.rx:
+			o.onRx(d.b, d.from)
+		default:
 		}
 	}
 	return ctx.Err()

@@ -215,3 +215,41 @@ func codeLike(r *rand.Rand, n int) []byte {
 	}
 	return b.Bytes()[:n]
 }
+
+// AppImage32 builds an application image for an ESP32-family chip of
+// about size bytes whose version word (App32.Version, what BasicOTA
+// prints) is version: a DRAM segment that starts with it and a code
+// segment of code-like filler, with the chip's ID, a valid checksum and
+// the appended SHA-256 — what an arduino-esp32 build uploads over the air,
+// minus real code (the virtual board runs its App instead; like the
+// images of virtualboard/esp32fw, the code is loaded at an IRAM address,
+// which nothing checks). Flash parameters: DIO, 4MB.
+func AppImage32(chip string, version uint32, size int) ([]byte, error) {
+	b, err := image.NewBuilder(chip)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := image.RAMWindows(b.Chip)
+	if err != nil {
+		return nil, err
+	}
+	var dram, iram uint32
+	for _, w := range ws {
+		switch {
+		case w[0] < 0x40000000 && dram == 0:
+			dram = w[0]
+		case w[0] >= 0x40000000 && iram == 0:
+			iram = w[0]
+		}
+	}
+	if dram == 0 || iram == 0 {
+		return nil, fmt.Errorf("%s: no DRAM and IRAM windows known", chip)
+	}
+	r := rand.New(rand.NewPCG(uint64(version), 0xe532))
+	data := codeLike(r, 1024)
+	binary.LittleEndian.PutUint32(data, version)
+	b.FlashMode, b.FlashSize = "dio", "4MB"
+	b.Entry = iram + 0x20
+	b.Segments = []image.BuildSegment{{Addr: dram, Data: data}, {Addr: iram, Data: codeLike(r, max(size-1200, 64))}}
+	return b.Build()
+}
