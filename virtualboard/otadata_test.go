@@ -158,24 +158,35 @@ func TestSetBootPartition(t *testing.T) {
 
 // The otadata parser reads flash contents: any bytes give two entries
 // and a selection, never a panic, and a selected slot is one the table
-// has.
+// has. The input is the two entries' 64 bytes (what the parser looks at),
+// placed at the start of each sector of an erased partition; the input
+// alone is refused cleanly when it is shorter than two sectors' worth.
 func FuzzParseOTAData(f *testing.F) {
-	f.Add(otadataBytes(nil, nil))
-	f.Add(otadataBytes(entry(1, OTAImgUndefined), entry(2, OTAImgUndefined)))
-	f.Add(otadataBytes(entry(0xFFFFFFFE, OTAImgValid), entry(0, OTAImgNew)))
-	f.Add(otadataBytes(entry(7, OTAImgAborted), nil)[:OTADataSectorSize+40])
+	pair := func(e0, e1 *OTASelectEntry) []byte {
+		b := otadataBytes(e0, e1)
+		return append(b[:OTASelectEntrySize:OTASelectEntrySize], b[OTADataSectorSize:OTADataSectorSize+OTASelectEntrySize]...)
+	}
+	f.Add(pair(nil, nil))
+	f.Add(pair(entry(1, OTAImgUndefined), entry(2, OTAImgUndefined)))
+	f.Add(pair(entry(0xFFFFFFFE, OTAImgValid), entry(0, OTAImgNew)))
+	f.Add(pair(entry(7, OTAImgAborted), nil))
 	f.Add([]byte{1, 2, 3})
 	pt, err := layout.ESP32DefaultTable("default", 4<<20)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
+	f.Fuzz(func(t *testing.T, in []byte) {
+		if _, err := ParseOTAData(in); (err == nil) != (len(in) >= OTADataSectorSize+OTASelectEntrySize) {
+			t.Fatalf("%d bytes: %v", len(in), err)
+		}
+		b := bytes.Repeat([]byte{0xFF}, 2*OTADataSectorSize)
+		copy(b[:OTASelectEntrySize], in)
+		if len(in) > OTASelectEntrySize {
+			copy(b[OTADataSectorSize:OTADataSectorSize+OTASelectEntrySize], in[OTASelectEntrySize:])
+		}
 		e, err := ParseOTAData(b)
 		if err != nil {
-			if len(b) >= OTADataSectorSize+OTASelectEntrySize {
-				t.Fatalf("%d bytes refused: %v", len(b), err)
-			}
-			return
+			t.Fatal(err)
 		}
 		for i := range e {
 			if !bytes.Equal(e[i].Marshal(), b[i*OTADataSectorSize:i*OTADataSectorSize+OTASelectEntrySize]) {
