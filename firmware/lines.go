@@ -19,6 +19,10 @@ const (
 	AppVersion = "0.1.0"
 	// CoreVersion is the ESP8266 Arduino core the sketch is written for.
 	CoreVersion = "3.1.2"
+	// CoreVersionESP32 is the arduino-esp32 core an ESP32-family build
+	// reports (ESP_ARDUINO_VERSION_MAJOR.MINOR.PATCH); the virtual board's
+	// OTA model follows 3.0–3.3.0 (virtualboard/arduinoota).
+	CoreVersionESP32 = "3.0.7"
 )
 
 // Event and key names added to status.go's for the reference firmware.

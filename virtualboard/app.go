@@ -53,6 +53,14 @@ func (e *AppEnv) Flash() *Flash { return e.b.flash }
 // MAC is the board's station MAC.
 func (e *AppEnv) MAC() [6]byte { return e.b.cfg.MAC }
 
+// ROMResetCode is the rst code an ESP32-family ROM printed for this boot
+// (0x1 POWERON_RESET, 0xc SW_CPU_RESET, …), which ESP-IDF's
+// esp_reset_reason() starts from; meaningless on the ESP8266.
+func (e *AppEnv) ROMResetCode() int {
+	code, _ := e.b.romCause32(e.ResetCause)
+	return code
+}
+
 // Chip is the board's chip ("ESP8266", "ESP32-C3", …), as the firmware
 // knows what it was built for.
 func (e *AppEnv) Chip() string { return e.b.chip.Name }

@@ -74,22 +74,31 @@ func (b *Board) run32(ctx context.Context, cause, strap int, banner bool) {
 // (device-side.md §1.8: 0x15 USB_UART_CHIP_RESET on S2/S3/C3 and later).
 const causeUSBChipReset = 0x15
 
+// romCause32 is the rst code and name an ESP32-family ROM prints for a
+// reset cause (device-side.md §1.8): EN and power-on are POWERON_RESET, a
+// software restart SW_CPU_RESET on the ESP32 and RTC_SW_SYS_RESET on the
+// later chips.
+func (b *Board) romCause32(cause int) (int, string) {
+	switch {
+	case cause == causeUSBChipReset:
+		return 0x15, "USB_UART_CHIP_RESET"
+	case cause == causeRTCWDT && b.chip.Name == "ESP32":
+		return 0x10, "RTCWDT_RTC_RESET"
+	case cause == 2 && b.chip.Name == "ESP32":
+		return 0xc, "SW_CPU_RESET"
+	case cause == 2:
+		return 0x3, "RTC_SW_SYS_RESET"
+	}
+	return 0x1, "POWERON_RESET"
+}
+
 // banner32 is the ROM's first lines (device-side.md §1.8): "ets <date>"
 // on the ESP32, "ESP-ROM:<chip>" on later chips, the reset cause and the
 // strapping word; download mode ends with "waiting for download", which
 // esptool looks for (§6.2).
 func (b *Board) banner32(cause, strap int) string {
-	rst := "0x1 (POWERON_RESET)"
-	switch {
-	case cause == causeUSBChipReset:
-		rst = "0x15 (USB_UART_CHIP_RESET)"
-	case cause == causeRTCWDT && b.chip.Name == "ESP32":
-		rst = "0x10 (RTCWDT_RTC_RESET)"
-	case cause == 2 && b.chip.Name == "ESP32":
-		rst = "0xc (SW_CPU_RESET)"
-	case cause == 2:
-		rst = "0x3 (RTC_SW_SYS_RESET)"
-	}
+	code, name := b.romCause32(cause)
+	rst := fmt.Sprintf("0x%x (%s)", code, name)
 	boot := "0x13 (SPI_FAST_FLASH_BOOT)"
 	head := "ets Jun  8 2016 00:22:57\r\n\r\n"
 	if b.chip.Name == "ESP32" {

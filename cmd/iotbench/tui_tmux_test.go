@@ -244,6 +244,9 @@ var (
 	maskIn     = regexp.MustCompile(`\b\d+ in \d+\b`)
 	maskTally  = regexp.MustCompile(`\b\d+ #/s\b`)
 	maskSpaces = regexp.MustCompile(` {2,}`)
+	// A topic shows no rate until its second message, so whether a rate
+	// is there depends on when the screen was captured.
+	maskNoRate = regexp.MustCompile(`(?m)(│[▸ ] ?\S+) (\d+)( R)?$`)
 )
 
 // maskTopics keeps the Topics view down to its tree and the selected
@@ -258,6 +261,8 @@ func maskTopics(screen string) string {
 	head = maskRate.ReplaceAllString(head, "#/s")
 	head = maskIn.ReplaceAllString(head, "# in #")
 	head = maskCount.ReplaceAllString(head, "# ${1}s")
+	head = strings.ReplaceAll(head, "no rate yet", "#/s")
 	head = maskTally.ReplaceAllString(head, "# #/s")
-	return maskSpaces.ReplaceAllString(head, " ")
+	head = maskSpaces.ReplaceAllString(head, " ")
+	return maskNoRate.ReplaceAllString(head, "$1 # #/s$3")
 }

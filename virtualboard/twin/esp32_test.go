@@ -64,6 +64,12 @@ func TestESP32C3PublishesToLocalCloud(t *testing.T) {
 	_, files := localCloudThing(t, "c3-lc")
 	b := newBench32(t, Options{}, "ESP32-C3", layout.LittleFS, "spiffs", files)
 	b.console.wait(t, "ESP-ROM:esp32c3")
+	// arduino-esp32's identity: its core version, the IDF target, and
+	// esp_reset_reason() of the bench's software restart (rst:0x3
+	// RTC_SW_SYS_RESET → ESP_RST_SW, 3).
+	b.console.wait(t, "rst:0x3 (RTC_SW_SYS_RESET)")
+	b.console.wait(t, "core="+firmware.CoreVersionESP32+" arch=esp32c3 ")
+	b.console.wait(t, `reason=3 reason_s="Software restart"`)
 	b.console.wait(t, "#IB fs ok=1 kind=littlefs")
 	b.console.waitCount(t, "#IB pub topic="+firmware.TelemetryTopic("c3-lc"), 1, waitLong)
 	b.console.checkStatusLines(t)

@@ -214,17 +214,54 @@ func (s *sketch) boot() {
 	mac := s.env.MAC()
 	chip := fmt.Sprintf("%08x", uint32(mac[3])<<16|uint32(mac[4])<<8|uint32(mac[5]))
 	flash := s.env.Flash().Size()
-	// The SDK's reset reason for the ROM's cause (device-side.md §1.3):
-	// power-on 0; cause 2 (reset pin or a software restart) is reported
-	// as an external reset, 4 as the hardware watchdog.
-	reason := map[int]int{1: 0, 2: 6, 4: 1, 5: 5}[s.env.ResetCause]
-	_, reasonText := decode.SDKResetReason(reason)
+	core, arch := firmware.CoreVersion, firmware.ArchESP8266
+	var reason int
+	var reasonText string
+	if s.env.Chip() == "ESP8266" {
+		// The SDK's reset reason for the ROM's cause (device-side.md §1.3):
+		// power-on 0; cause 2 (reset pin or a software restart) is reported
+		// as an external reset, 4 as the hardware watchdog.
+		reason = map[int]int{1: 0, 2: 6, 4: 1, 5: 5}[s.env.ResetCause]
+		_, reasonText = decode.SDKResetReason(reason)
+	} else {
+		// The sketch prints esp_reset_reason() and CONFIG_IDF_TARGET
+		// ("esp32c3") on the ESP32 family (firmware/reset.go).
+		core, arch = firmware.CoreVersionESP32, strings.ToLower(strings.ReplaceAll(s.env.Chip(), "-", ""))
+		reason = idfResetReason(s.env.ROMResetCode())
+		_, reasonText = firmware.ESP32ResetReason(reason)
+	}
 	s.env.Print("\r\n")
-	s.line(firmware.LineBanner, firmware.AppName, firmware.AppVersion, firmware.CoreVersion, chip, flash)
+	s.line(firmware.LineBanner, firmware.AppName, firmware.AppVersion, core, chip, flash)
 	s.status(firmware.EventBoot, firmware.KeyApp, firmware.AppName, firmware.KeyVer, firmware.AppVersion,
-		firmware.KeyCore, firmware.CoreVersion, firmware.KeyChip, chip, firmware.KeyFlash, itoa(flash),
+		firmware.KeyCore, core, firmware.KeyArch, arch, firmware.KeyChip, chip, firmware.KeyFlash, itoa(flash),
 		firmware.KeyReason, itoa(reason), firmware.KeyReasonS, reasonText)
 	s.line(firmware.LineReset, reasonText)
+}
+
+// idfResetReason is esp_reset_reason() for the ROM's rst code, as ESP-IDF's
+// components/esp_system/port/soc/<chip>/reset_reason.c maps it (without a
+// panic or watchdog hint stored before a software restart, which the twin
+// never leaves).
+func idfResetReason(rst int) int {
+	switch rst {
+	case 0x1:
+		return firmware.ESP32ResetPowerOn
+	case 0x3, 0xc: // RTC_SW_SYS_RESET, SW_CPU_RESET
+		return 3 // ESP_RST_SW
+	case 0x5:
+		return 8 // ESP_RST_DEEPSLEEP
+	case 0x7:
+		return firmware.ESP32ResetTaskWDT // TG0WDT_SYS_RESET
+	case 0x8:
+		return firmware.ESP32ResetIntWDT // TG1WDT_SYS_RESET
+	case 0x9, 0xb, 0xd, 0x10: // RTC and timer-group watchdogs
+		return firmware.ESP32ResetWDT
+	case 0xf:
+		return firmware.ESP32ResetBrownout
+	case 0x15, 0x16: // USB_UART_CHIP_RESET, USB_JTAG_CHIP_RESET
+		return 11 // ESP_RST_USB
+	}
+	return 0 // ESP_RST_UNKNOWN
 }
 
 // readFiles mounts the filesystem and reads config.json and the identity

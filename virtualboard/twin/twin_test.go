@@ -67,7 +67,7 @@ func TestPublishesFromLittleFS(t *testing.T) {
 	c.wait(t, "#IB pub topic=iotbench/bench-01/telemetry")
 	for _, want := range []string{
 		"iotbench-ref 0.1.0 (core 3.1.2) chip 00ab345a flash 4194304",
-		"#IB boot app=iotbench-ref ver=0.1.0 core=3.1.2 chip=00ab345a flash=4194304 reason=6 reason_s=\"External System\"",
+		"#IB boot app=iotbench-ref ver=0.1.0 core=3.1.2 arch=esp8266 chip=00ab345a flash=4194304 reason=6 reason_s=\"External System\"",
 		"LittleFS mounted: ca.der,cert.der,config.json,private.der", // LittleFS lists names sorted
 		"#IB fs ok=1 kind=littlefs files=ca.der,cert.der,config.json,private.der",
 		"#IB cfg ok=1 thing=bench-01 sensors=fake,analog_light",
@@ -242,3 +242,14 @@ func TestSSLErrorMapping(t *testing.T) {
 }
 
 var errClosed = fmt.Errorf("connection reset by peer")
+
+// ESP-IDF's reset_reason.c: the ROM codes a board can print map to
+// esp_reset_reason_t, and EN (power-on) is not a watchdog.
+func TestIDFResetReason(t *testing.T) {
+	for rst, want := range map[int]string{0x1: "ESP_RST_POWERON", 0x3: "ESP_RST_SW", 0xc: "ESP_RST_SW", 0x10: "ESP_RST_WDT",
+		0xf: "ESP_RST_BROWNOUT", 0x15: "ESP_RST_USB", 0x7: "ESP_RST_TASK_WDT", 0x8: "ESP_RST_INT_WDT", 0x42: "ESP_RST_UNKNOWN"} {
+		if got, _ := firmware.ESP32ResetReason(idfResetReason(rst)); got != want {
+			t.Errorf("rst 0x%x: %s, want %s", rst, got, want)
+		}
+	}
+}
