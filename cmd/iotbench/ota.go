@@ -236,7 +236,7 @@ func (r *otaRenderer) event(e ota.Event) {
 		}
 		o.say("Done: %d bytes in %.1f s (%.1f kbit/s); the board verified the MD5.", e.Size, e.Elapsed.Seconds(), kbit)
 		if e.Target == ota.CommandFlash.String() {
-			o.say("It now restarts; its bootloader copies the new firmware into place first (its serial log shows \"@cp:\" and 0 for success).")
+			o.say("It now restarts into the new firmware (ESP8266: eboot copies it into place first, its serial log shows \"@cp:\" and 0 for success; ESP32: the bootloader loads the other OTA slot).")
 		} else {
 			o.say("The filesystem image is in place; the board restarts.")
 		}

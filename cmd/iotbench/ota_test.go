@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net"
 	"os"
 	"strconv"
@@ -59,37 +58,13 @@ func cmdOTABoard(ts *testscript.TestScript, neg bool, args []string) {
 	p, err := b.Port()
 	ts.Check(err)
 	p.SetBaudRate(74880)
-	log := &otaLog{changed: make(chan struct{}, 1)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for ctx.Err() == nil {
-			n, err := p.Read(buf)
-			log.mu.Lock()
-			log.buf.Write(buf[:n])
-			log.mu.Unlock()
-			select {
-			case log.changed <- struct{}{}:
-			default:
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
+	log := followOTASerial(ts, p)
 	ts.Defer(func() {
-		cancel()
-		p.Close()
-		<-done
 		b.Close()
 		d.Close()
 		boards.Delete(ts)
-		otaLogs.Delete(ts)
 	})
 	boards.Store(ts, b)
-	otaLogs.Store(ts, log)
 	v1, err := arduinoota.SketchImage(1, 20_000)
 	ts.Check(err)
 	b.Flash().Load(0, v1)

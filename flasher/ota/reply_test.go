@@ -227,3 +227,27 @@ func FuzzResultScanner(f *testing.F) {
 		}
 	})
 }
+
+// arduino-esp32 sends its Update error as bare text: the uploader still
+// names the fix for it, and an ESP8266 number keeps its own.
+func TestDeviceMessageFix(t *testing.T) {
+	for text, want := range map[string]string{
+		"MD5 Check Failed":                "upload again",
+		"Partition Could Not be Found":    "ota_0 and ota_1",
+		"Could Not Activate The Firmware": "another chip",
+		"Wrong Magic Byte":                "--spiffs",
+		"Not Enough Space":                "fit",
+		"something else":                  "serial log",
+		"No Error":                        "serial log",
+	} {
+		if got := ParseDeviceMessage(text + "\r\n").Fix(); !strings.Contains(got, want) {
+			t.Errorf("fix for %q = %q, want it to mention %q", text, got, want)
+		}
+	}
+	if got := ParseDeviceMessage("ERROR[11]: Invalid bootstrapping state, reset ESP8266 before updating").Fix(); got != UpdateBootstrap.Fix() {
+		t.Errorf("ESP8266 number: %q", got)
+	}
+	if ESP32UpdateError(99).Text() != "UNKNOWN" || ESP32UpdateError(-1).Fix() == "" || ESP32UpdateMD5.Text() != "MD5 Check Failed" {
+		t.Error("ESP32 table bounds")
+	}
+}

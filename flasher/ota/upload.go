@@ -89,7 +89,7 @@ func CheckImage(target Command, image []byte) error {
 	switch target {
 	case CommandFlash:
 		if image[0] != 0xE9 && image[0] != 0x1F {
-			return &flasher.InputError{Msg: fmt.Sprintf("not an ESP8266 application image: first byte 0x%02X, want 0xE9 (or 0x1F for a gzip-compressed image); for a filesystem image add --spiffs", image[0])}
+			return &flasher.InputError{Msg: fmt.Sprintf("not an ESP application image: first byte 0x%02X, want 0xE9 (or 0x1F for a gzip-compressed image); for a filesystem image add --spiffs", image[0])}
 		}
 	case CommandFS:
 		if image[0] == 0xE9 && len(image) >= 4 && image[1] > 0 && image[1] <= 16 {
@@ -334,12 +334,8 @@ func acceptanceError(r Reply, device *net.UDPAddr) error {
 			Msg: "the device answered \"Authentication Failed\": wrong password; use the one its sketch sets (ArduinoOTA.setPassword, or the hash given to setPasswordHash, which must be lower-case hex)"}
 	case ReplyBeginFailed:
 		m := r.Message
-		fix := "read the device's serial log"
-		if m.HasCode {
-			fix = m.Code.Fix()
-		}
 		return &Error{Kind: KindRefused, Step: "invitation", Device: &m,
-			Msg: fmt.Sprintf("the device refused to begin the update (%s): %s", m, fix)}
+			Msg: fmt.Sprintf("the device refused to begin the update (%s): %s", m, m.Fix())}
 	}
 	return &Error{Kind: KindUnsupported, Step: "invitation", Msg: fmt.Sprintf("unexpected reply from %s", device)}
 }
@@ -352,7 +348,7 @@ func accept(ctx context.Context, ln *net.TCPListener, timeout time.Duration, loc
 			return nil, ctxOr(ctx, err)
 		}
 		return nil, &Error{Kind: KindNoReply, Step: "connect-back", Err: err,
-			Msg: fmt.Sprintf("the device accepted the update but did not connect back to %s within %s: a firewall on this computer probably blocks incoming TCP connections to that port; allow it, or pick an allowed port with --host-port (and --host-ip if this computer has several networks)",
+			Msg: fmt.Sprintf("the device accepted the update but did not connect back to %s within %s: a firewall on this computer probably blocks incoming TCP connections to that port; allow it, or pick an allowed port with --host-port (and --host-ip if this computer has several networks); or, on an ESP32, the board refused the image after answering OK (bigger than its OTA slot, say): its serial log says why",
 				net.JoinHostPort(localIP.String(), strconv.Itoa(port)), timeout)}
 	}
 	return conn, nil
@@ -408,12 +404,8 @@ func transfer(ctx context.Context, conn *net.TCPConn, image []byte, o Options, s
 
 	refused := func(v verdict) error {
 		m := v.msg
-		fix := "read the device's serial log"
-		if m.HasCode {
-			fix = m.Code.Fix()
-		}
 		return &Error{Kind: KindRefused, Step: "result", Device: &m,
-			Msg: fmt.Sprintf("the device rejected the image after %d of %d bytes (%s): %s; the old firmware keeps running", sent.Load(), total, m, fix)}
+			Msg: fmt.Sprintf("the device rejected the image after %d of %d bytes (%s): %s; the old firmware keeps running", sent.Load(), total, m, m.Fix())}
 	}
 	for off := 0; off < len(image); {
 		select {

@@ -46,16 +46,9 @@ const (
 	Update32Abort       UpdateError32 = 12
 )
 
-// Text is Updater.cpp's _err2str.
-func (e UpdateError32) Text() string {
-	texts := [...]string{"No Error", "Flash Write Failed", "Flash Erase Failed", "Flash Read Failed", "Not Enough Space",
-		"Bad Size Given", "Stream Read Timeout", "MD5 Check Failed", "Wrong Magic Byte", "Could Not Activate The Firmware",
-		"Partition Could Not be Found", "Bad Argument", "Aborted"}
-	if e < 0 || int(e) >= len(texts) {
-		return "UNKNOWN"
-	}
-	return texts[e]
-}
+// Text is Updater.cpp's _err2str; the uploader's table (flasher/ota) is
+// the one definition.
+func (e UpdateError32) Text() string { return ota.ESP32UpdateError(e).Text() }
 
 // Flash geometry of Updater.cpp: SPI_FLASH_SEC_SIZE buffers, 64 KiB
 // blocks (SPI_SECTORS_PER_BLOCK 16), the first ENCRYPTED_BLOCK_SIZE bytes
