@@ -71,8 +71,7 @@ loader's 115200-baud transfer and the firmware's waits do not take long.
 --chip esp32c3 (or esp32, esp32s3, …) runs the same flow on a virtual
 ESP32-family board: a merged image (bootloader, arduino-esp32's default
 partition table, app) is flashed at 0x0 and the filesystem goes into the
-table's spiffs partition. ESP32 demos print text (the TUI follows the
-ESP8266) and have no OTA.
+table's spiffs partition.
 
   iotbench demo
   iotbench demo --fault clock
@@ -110,7 +109,7 @@ func (a *app) runDemo(ctx context.Context, chip string, speed float64, fault str
 		return err
 	}
 	defer env.close(keep, a.out)
-	if !noTUI && a.tuiWanted() && chip == image.ChipESP8266 {
+	if !noTUI && a.tuiWanted() {
 		return a.runDemoTUI(ctx, env, speed, fault)
 	}
 	host, port := env.broker.Endpoint()
@@ -126,6 +125,7 @@ func (a *app) runDemo(ctx context.Context, chip string, speed float64, fault str
 // virtual boards running the firmware twin served over RFC 2217, and the
 // pipeline options that provision them (also used by the benchmarks).
 type demoEnv struct {
+	chip    string // image.ChipESP8266, image.ChipESP32C3, …
 	dir     string
 	ota     []*arduinoota.Device // each board's ArduinoOTA (and eboot)
 	cloud   *localcloud.Cloud
@@ -164,7 +164,7 @@ func newDemoEnv(chip string, speed float64, fault string, boards int) (env *demo
 	if err != nil {
 		return nil, err
 	}
-	env = &demoEnv{dir: dir}
+	env = &demoEnv{chip: chip, dir: dir}
 	defer func() {
 		if err != nil {
 			env.close(false, nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/iotbench/iotbench/firmware"
+	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/localcloud"
 	"github.com/iotbench/iotbench/mqttview"
 	"github.com/iotbench/iotbench/provision"
@@ -20,11 +21,16 @@ import (
 func (a *app) runDemoTUI(ctx context.Context, env *demoEnv, speed float64, fault string) error {
 	t := env.targets[0]
 	cloud := env.opts.Cloud
+	// The reference firmware prints at the ROM's rate: 74880 on the
+	// ESP8266, 115200 on the ESP32 family.
+	baud := firmware.SerialBaud
+	if env.chip != image.ChipESP8266 {
+		baud = firmware.SerialBaudESP32
+	}
 	o := tui.Options{
 		Boards: []device.Spec{{Port: t.Port, Label: t.Name, TimeoutScale: 1 / speed}},
 		Getenv: a.getenv,
-		// The reference firmware prints at the ROM's rate.
-		Device: device.Config{Baud: firmware.SerialBaud, BootBaud: firmware.SerialBaud, NoStub: a.noStub, StubFile: a.stubFile},
+		Device: device.Config{Baud: baud, BootBaud: baud, NoStub: a.noStub, StubFile: a.stubFile},
 		Provision: &tui.ProvisionConfig{
 			Options: env.opts,
 			Clouds: []tui.ProvisionCloud{{Kind: "local", Label: "the demo's local cloud", Scope: localcloud.Scope,
@@ -40,7 +46,7 @@ func (a *app) runDemoTUI(ctx context.Context, env *demoEnv, speed float64, fault
 			tc.ServerName = "localhost"
 			return mqttview.Config{Broker: "mqtts://" + env.broker.Addr().String(), TLS: tc}, nil
 		}},
-		Note: "demo: a virtual ESP8266 and a local cloud; the pipeline runs by itself (q quits)",
+		Note: "demo: a virtual " + env.chip + " and a local cloud; the pipeline runs by itself (q quits)",
 	}
 	if fault != "" {
 		o.Note = "demo with a fault injected: " + fault + " — " + demoFaults[fault]

@@ -96,7 +96,10 @@ func (s *tmuxSession) waitScreen(what string, within time.Duration, texts ...str
 	}
 }
 
-func TestTmuxDemo(t *testing.T) {
+// startTmuxDemo runs "iotbench demo ARGS" in a detached 120×40 tmux
+// session; quit presses q and checks that the demo exits 0.
+func startTmuxDemo(t *testing.T, args ...string) (s *tmuxSession, quit func()) {
+	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("tmux is not installed (.ci/run installs it): %v", err)
@@ -110,18 +113,50 @@ func TestTmuxDemo(t *testing.T) {
 		t.Fatalf("no testscript-installed iotbench on $PATH (got %q, %v)", bin, err)
 	}
 	dir := t.TempDir()
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("iotbench-test-%d", os.Getpid()), target: "demo"}
+	s = &tmuxSession{t: t, socket: fmt.Sprintf("iotbench-test-%d-%s", os.Getpid(), t.Name()), target: "demo"}
 	status := filepath.Join(dir, "status")
 	// When the demo exits, its status goes to a file and the test, waiting
 	// on a tmux channel, is woken.
-	script := fmt.Sprintf("%q demo; echo $? > %q; tmux -L %q wait-for -S iotbench-done", bin, status, s.socket)
+	cmdline := fmt.Sprintf("%q demo", bin)
+	for _, a := range args {
+		cmdline += fmt.Sprintf(" %q", a)
+	}
+	script := fmt.Sprintf("%s; echo $? > %q; tmux -L %q wait-for -S iotbench-done", cmdline, status, s.socket)
 	if _, err := s.run("-f", "/dev/null", "new-session", "-d", "-s", s.target, "-x", "120", "-y", "40",
 		"-e", "IOTBENCH_DATA_DIR="+filepath.Join(dir, "data"), "-e", "IOTBENCH_PORT=", "sh", "-c", script,
 		";", "set-option", "-w", "-t", s.target, "remain-on-exit", "on"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.run("kill-server") })
+	quit = func() {
+		t.Helper()
+		// q quits (nothing is running): the demo exits 0.
+		waiter := exec.Command("tmux", "-L", s.socket, "wait-for", "iotbench-done")
+		if err := waiter.Start(); err != nil {
+			t.Fatal(err)
+		}
+		s.keys("q")
+		done := make(chan error, 1)
+		go func() { done <- waiter.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("waiting for the demo to exit: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			waiter.Process.Kill()
+			t.Fatalf("the demo did not exit after q; screen:\n%s", s.capture())
+		}
+		code, err := os.ReadFile(status)
+		if err != nil || strings.TrimSpace(string(code)) != "0" {
+			t.Fatalf("the demo exited with %q (%v); screen:\n%s", code, err, s.capture())
+		}
+	}
+	return s, quit
+}
 
+func TestTmuxDemo(t *testing.T) {
+	s, quit := startTmuxDemo(t)
 	provision := s.waitScreen("the demo's board verified", 60*time.Second, "✓ verified", "★ verified:")
 	s.keys("4")
 	topics := s.waitScreen("the Topics view with the board's topic", 20*time.Second, "Topics · the demo's broker", "telemetry", "Charts")
@@ -130,33 +165,29 @@ func TestTmuxDemo(t *testing.T) {
 	if strings.Contains(doctor, "serial.stalled") {
 		t.Fatalf("the doctor finds a stall on a board it saw publish (the pipeline stops reading the log once the broker has the board, so the log ends mid-step): doctor's dropStalledPublish must drop every serial.stalled finding once the publish was seen; screen:\n%s", doctor)
 	}
-
-	// q quits (nothing is running): the demo exits 0.
-	waiter := exec.Command("tmux", "-L", s.socket, "wait-for", "iotbench-done")
-	if err := waiter.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.keys("q")
-	done := make(chan error, 1)
-	go func() { done <- waiter.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("waiting for the demo to exit: %v", err)
-		}
-	case <-time.After(15 * time.Second):
-		waiter.Process.Kill()
-		t.Fatalf("the demo did not exit after q; screen:\n%s", s.capture())
-	}
-	code, err := os.ReadFile(status)
-	if err != nil || strings.TrimSpace(string(code)) != "0" {
-		t.Fatalf("the demo exited with %q (%v); screen:\n%s", code, err, s.capture())
-	}
+	quit()
 
 	got := "== Provision: the board verified\n" + maskScreen(provision) +
 		"== Topics (tree and the selected topic; counts and rates masked)\n" + maskTopics(topics) +
 		"== Doctor\n" + maskScreen(doctor)
 	compareGolden(t, tmuxGolden, got)
+}
+
+// The TUI demo on a virtual ESP32-C3: the wizard provisions it (merged
+// image at 0x0, filesystem in the spiffs partition) to verified, the
+// monitor follows the firmware at the ESP32 family's 115200 baud, and the
+// doctor finds it healthy.
+func TestTmuxDemoESP32C3(t *testing.T) {
+	s, quit := startTmuxDemo(t, "--chip", "esp32c3")
+	s.waitScreen("the demo's ESP32-C3 verified", 60*time.Second, "ESP32-C3", "✓ verified", "★ verified:", "partition spiffs")
+	s.keys("1")
+	s.waitScreen("the monitor at the ESP32's rate", 20*time.Second, "Monitor · 115200 baud", "#IB pub topic=iotbench/esp32c3-")
+	s.keys("5")
+	doctor := s.waitScreen("the Doctor view", 10*time.Second, "Doctor · provisioning run", "publish.verified", "healthy")
+	if strings.Contains(doctor, "serial.") {
+		t.Fatalf("the doctor has a serial finding on a verified ESP32-C3:\n%s", doctor)
+	}
+	quit()
 }
 
 func compareGolden(t *testing.T, path, got string) {
