@@ -142,6 +142,10 @@ type sketch struct {
 	attempts int
 	seq      uint32
 	ota      OTA
+	lastTLS  lastError // ESP32 family (tls32.go)
+	// ca.der was read / did not parse (the ESP32 sketch hands it to
+	// mbedTLS as it is, which fails at connect, tls32.go).
+	haveCA, caBad bool
 }
 
 func (s *sketch) logf(format string, a ...any) {
@@ -326,7 +330,9 @@ func (s *sketch) readFiles() bool {
 	// what the sketch lets happen so the log shows the TLS error.
 	s.ca = x509.NewCertPool()
 	if der, ok := s.readFile(vol, firmware.CAFile); ok {
+		s.haveCA = true
 		if c, err := x509.ParseCertificate(der); err != nil {
+			s.caBad = true
 			s.fileBad(firmware.CAFile, "no certificate")
 		} else {
 			s.ca.AddCert(c)
@@ -536,14 +542,15 @@ func (s *sketch) loop(ctx context.Context) {
 	}
 }
 
-// connect is PubSubClient.connect() over BearSSL::WiFiClientSecure, with
-// what the sketch prints for each outcome.
+// connect is PubSubClient.connect() over BearSSL::WiFiClientSecure (the
+// ESP8266) or arduino-esp32's mbedTLS WiFiClientSecure, with what the
+// sketch prints for each outcome.
 func (s *sketch) connect(ctx context.Context) bool {
 	host, port := s.cfg.Endpoint.Host, s.cfg.Endpoint.Port
 	s.line(firmware.LineMQTTOpen, host, port, s.cfg.Thing)
 	conn, err := s.dialTLS(ctx, host, port)
 	if err != nil {
-		code, text := sslError(err)
+		code, text := s.tlsError(err)
 		s.logf("TLS connect to %s:%d: %v", host, port, err)
 		s.failed(-2, -1, fmt.Sprintf("%d", code), text)
 		return false
@@ -565,6 +572,7 @@ func (s *sketch) connect(ctx context.Context) bool {
 		return false
 	}
 	s.client = client
+	s.lastTLS.connected()
 	s.line(firmware.LineMQTTOK)
 	s.status(firmware.EventTLS, firmware.KeyOK, "1", firmware.KeyCode, "0", firmware.KeyMFLN, "0", firmware.KeyHeap, itoa(s.heap(true)))
 	s.status(firmware.EventMQTT, firmware.KeyState, "0", firmware.KeyConnack, "0")
@@ -590,7 +598,8 @@ func (s *sketch) failed(state, connack int, tlsCode, tlsText string) {
 
 // dialTLS resolves, connects and runs the handshake as BearSSL would: TLS
 // 1.2 at most (BearSSL has no 1.3), SNI = the endpoint host, ca.der as the
-// only trust anchor, and the board's clock as the validation time.
+// only trust anchor, and the board's clock as the validation time. On the
+// ESP32 family it is mbedTLS instead (tls32.go): the same, without dates.
 func (s *sketch) dialTLS(ctx context.Context, host string, port int) (*tls.Conn, error) {
 	resolve := s.o.Resolve
 	if resolve == nil {
@@ -598,18 +607,24 @@ func (s *sketch) dialTLS(ctx context.Context, host string, port int) (*tls.Conn,
 	}
 	ip, err := resolve(ctx, host)
 	if err != nil {
-		return nil, fmt.Errorf("name lookup of %s: %w", host, err)
+		return nil, fmt.Errorf("name lookup of %s: %w: %w", host, errLookup, err)
 	}
 	d := net.Dialer{Timeout: minNetworkWait}
 	raw, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", errTCP, err)
+	}
+	if s.env.Chip() != "ESP8266" {
+		if err := s.mbedtlsSetup(); err != nil {
+			raw.Close()
+			return nil, err
+		}
 	}
 	// The client certificate goes out as stored, without crypto/tls's
 	// key/certificate match check: BearSSL does not check either, and a
 	// key that does not belong to the certificate must fail at the server.
 	cert := tls.Certificate{Certificate: [][]byte{s.cert}, PrivateKey: s.key}
-	conn := tls.Client(raw, &tls.Config{
+	cfg := &tls.Config{
 		ServerName:             host,
 		RootCAs:                s.ca,
 		Certificates:           []tls.Certificate{cert},
@@ -617,7 +632,14 @@ func (s *sketch) dialTLS(ctx context.Context, host string, port int) (*tls.Conn,
 		MaxVersion:             tls.VersionTLS12,
 		Time:                   s.epoch,
 		SessionTicketsDisabled: true,
-	})
+	}
+	if s.env.Chip() != "ESP8266" {
+		// mbedTLS as arduino-esp32 builds it: TLS 1.2 (ESP-IDF leaves
+		// CONFIG_MBEDTLS_SSL_PROTO_TLS1_3 off), no certificate dates.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyPeerCertificate = verifyWithoutDates(s.ca, host)
+	}
+	conn := tls.Client(raw, cfg)
 	hctx, cancel := context.WithTimeout(ctx, minNetworkWait)
 	defer cancel()
 	if err := conn.HandshakeContext(hctx); err != nil {

@@ -123,8 +123,11 @@ type fault struct {
 	// want are lines the log must hold, each at least twice when retried
 	// (the second proves the first was not a one-off), in order of appearance.
 	want   []string
-	twice  string // a line that must appear twice before the test checks nothing was published
-	silent bool   // the board stops without retrying (want lines appear once)
+	twice  string   // a line that must appear twice before the test checks nothing was published
+	silent bool     // the board stops without retrying (want lines appear once)
+	not    []string // lines the log must not hold
+	// publishes: the fault does not stop the board (the broker gets a message).
+	publishes bool
 }
 
 func TestFaults(t *testing.T) {
@@ -191,35 +194,52 @@ func TestFaults(t *testing.T) {
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel()
-			p := newPKI(t, "bench-03", endpointHost, false)
-			br := startBroker(t, p, f.broker, firmware.TelemetryFilter)
-			files := p.files(t, testConfig("bench-03", br.port))
-			if f.files != nil {
-				f.files(t, p, files)
-			}
-			l := mustLayout(t, "4M2M")
-			b := newBench(t, f.opts, 4<<20, l.FS.Offset, fsImage(t, layout.LittleFS, l, files))
-			c := b.console
-			if f.silent {
-				c.wait(t, f.want[len(f.want)-1])
-			} else {
-				c.waitCount(t, f.twice, 2, waitLong)
-			}
-			for _, w := range f.want {
-				if c.count(w) == 0 {
-					t.Errorf("no line with %q in:\n%s", w, strings.Join(c.all(), "\n"))
-				}
-			}
-			if f.broker.denyPublish {
-				if n := len(br.messages()); n != 0 {
-					t.Errorf("the broker delivered %d messages despite the policy", n)
-				}
-			} else if n := len(br.messages()); n != 0 || c.count("#IB pub ") != 0 {
-				t.Errorf("published %d messages (%d pub lines) despite the fault", n, c.count("#IB pub "))
-			}
-			c.checkStatusLines(t)
+			runFault(t, f, func(t *testing.T, o Options, files map[string][]byte) *bench {
+				l := mustLayout(t, "4M2M")
+				return newBench(t, o, 4<<20, l.FS.Offset, fsImage(t, layout.LittleFS, l, files))
+			})
 		})
 	}
+}
+
+// runFault boots a board with start against a test broker, injects f and
+// checks the log and what reached the broker.
+func runFault(t *testing.T, f fault, start func(t *testing.T, o Options, files map[string][]byte) *bench) {
+	p := newPKI(t, "bench-03", endpointHost, false)
+	br := startBroker(t, p, f.broker, firmware.TelemetryFilter)
+	files := p.files(t, testConfig("bench-03", br.port))
+	if f.files != nil {
+		f.files(t, p, files)
+	}
+	c := start(t, f.opts, files).console
+	if f.silent {
+		c.wait(t, f.want[len(f.want)-1])
+	} else {
+		c.waitCount(t, f.twice, 2, waitLong)
+	}
+	for _, w := range f.want {
+		if c.count(w) == 0 {
+			t.Errorf("no line with %q in:\n%s", w, strings.Join(c.all(), "\n"))
+		}
+	}
+	for _, w := range f.not {
+		if c.count(w) != 0 {
+			t.Errorf("a line with %q in:\n%s", w, strings.Join(c.all(), "\n"))
+		}
+	}
+	switch {
+	case f.broker.denyPublish:
+		if n := len(br.messages()); n != 0 {
+			t.Errorf("the broker delivered %d messages despite the policy", n)
+		}
+	case f.publishes:
+		br.waitMessages(t, 1, waitLong)
+	default:
+		if n := len(br.messages()); n != 0 || c.count("#IB pub ") != 0 {
+			t.Errorf("published %d messages (%d pub lines) despite the fault", n, c.count("#IB pub "))
+		}
+	}
+	c.checkStatusLines(t)
 }
 
 func TestSSLErrorMapping(t *testing.T) {
