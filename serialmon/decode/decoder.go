@@ -44,6 +44,8 @@ type Decoder struct {
 	wifiUp    bool
 	tlsUp     bool
 	pendingIP bool
+	bootSeen  bool   // a "#IB boot" line came since the reset
+	arch      string // its arch ("" = an ESP8266 build)
 	romErrs   map[string]bool
 	lastLines []string
 
@@ -224,6 +226,7 @@ func (d *Decoder) newBoot(line string, at time.Time) []Event {
 	}
 	d.lastLines = nil
 	d.wifiUp, d.tlsUp, d.pendingIP = false, false, false
+	d.bootSeen, d.arch = false, ""
 	d.romErrs = map[string]bool{}
 	d.bannerCounter++
 	if !at.IsZero() && !d.bannerAt.IsZero() {

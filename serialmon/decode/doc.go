@@ -21,8 +21,10 @@
 //     until "entry");
 //   - per boot: whether the application has printed anything (for the
 //     "restart while the download-mode latch is set" diagnosis), whether
-//     Wi-Fi and TLS are up, the last lines printed (for hardware-watchdog
-//     resets, which leave no report), repeated ROM errors;
+//     Wi-Fi and TLS are up, the arch of the "#IB boot" line (an ESP32
+//     build's TLS codes are mbedTLS's, an ESP8266 build's BearSSL's), the
+//     last lines printed (for hardware-watchdog resets, which leave no
+//     report), repeated ROM errors;
 //   - across boots: the times of reset banners (reset-loop detection).
 //
 // ESP32-family boots also go through ESP-IDF's second-stage bootloader,

@@ -102,7 +102,7 @@ const (
 	KindCertLoad = "cert.load" // "cert loaded" / "private key not loaded" / "ca failed". Fields: file, ok
 
 	// TLS (§3.4, §3.5, §3.8).
-	KindTLSError = "tls.error" // getLastSSLError() text printed by the sketch or BSSL "Couldn't connect". Fields: code, name, text, alert, alert_name
+	KindTLSError = "tls.error" // getLastSSLError() text printed by the sketch or BSSL "Couldn't connect"; on ESP32 builds lastError() (mbedTLS) or ssl_client.cpp's _handle_error log. Fields: code, name, text, alert, alert_name, tls_lib ("mbedtls" for arduino-esp32's codes)
 	KindTLSTrace = "tls.trace" // a "BSSL:" debug line. Field: text
 
 	// MQTT (§3.6).

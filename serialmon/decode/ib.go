@@ -93,7 +93,7 @@ func (d *Decoder) ibLine(line, t string, at time.Time) ([]Event, bool) {
 		case firmware.FileEmpty:
 			return one(Error, name+" is empty", "write the file again: an interrupted copy or upload leaves 0 bytes")
 		case firmware.FileParse:
-			return one(Error, name+" could not be decoded by BearSSL", fileParseFix(name))
+			return one(Error, name+" could not be decoded by "+d.tlsLibName(), fileParseFix(name))
 		}
 		return one(Error, name+" could not be read", "rebuild and flash the filesystem image")
 	case firmware.EventCfg:
@@ -216,6 +216,8 @@ func (d *Decoder) ibBoot(s firmware.Status, ev evFunc, at time.Time) []Event {
 	if core, ok := s.Str(firmware.KeyCore); ok {
 		sum += " (core " + core + ")"
 	}
+	d.bootSeen = true
+	d.arch, _ = s.Str(firmware.KeyArch)
 	reason, hasReason := s.Int(firmware.KeyReason)
 	if !hasReason {
 		return ev("", Info, sum, "", nil)
@@ -279,6 +281,9 @@ func (d *Decoder) ibBoot32(s firmware.Status, ev evFunc, sum string, reason int)
 func (d *Decoder) ibTLS(s firmware.Status, ev evFunc) []Event {
 	code, hasCode := s.Int(firmware.KeyCode)
 	text, hasText := s.Str(firmware.KeyText)
+	if d.mbedtls() {
+		return d.ibTLS32(code, hasCode, text, hasText, ev)
+	}
 	var e TLSError
 	switch {
 	case hasText && strings.HasPrefix(text, alertPrefix):
@@ -303,10 +308,25 @@ func (d *Decoder) ibTLS(s firmware.Status, ev evFunc) []Event {
 	}
 	f := map[string]string{}
 	evs := d.tlsEvent(ev, e, f)
-	if heap, ok := s.Int(firmware.KeyHeap); ok && heap < TLSHeapNeed && e.Code != -1000 && (e.Code == 0 || e.Code == 6) {
+	if heap, ok := s.Int(firmware.KeyHeap); ok && heap < TLSHeapNeed && !e.OOM && (e.Code == 0 || e.Code == 6) {
 		evs[0].Fix = joinFix(evs[0].Fix, fmt.Sprintf("free heap was only %d bytes", heap))
 	}
 	return evs
+}
+
+// ibTLS32 decodes "#IB tls ok=0" of an ESP32-family build: code is
+// lastError(), an mbedTLS code, text mbedtls_strerror's.
+func (d *Decoder) ibTLS32(code int64, hasCode bool, text string, hasText bool, ev evFunc) []Event {
+	switch {
+	case hasCode && code >= -0xFFFF && code <= 0xFFFF:
+		return d.tlsEvent(ev, MbedTLSError(int(code)), map[string]string{})
+	case hasText:
+		if c, ok := firmware.MbedTLSByText(text); ok {
+			return d.tlsEvent(ev, MbedTLSError(c), map[string]string{})
+		}
+		return ev("", Error, "TLS connect failed: "+text, "", map[string]string{"tls_lib": LibMbedTLS})
+	}
+	return ev("", Error, "TLS connect failed", "", map[string]string{"tls_lib": LibMbedTLS})
 }
 
 // fileParseFix says how to produce each identity file in the form BearSSL

@@ -28,7 +28,7 @@ var (
 	reCertLoad = regexp.MustCompile(`^(cert|private key|ca) (loaded|not loaded|failed)$`)
 
 	// TLS (§3.4, §3.8).
-	reSSLError = regexp.MustCompile(`SSL error: (.*)$`)
+	reSSLError = regexp.MustCompile(`SSL error:(?: (.*))?$`)
 	reBSSL     = regexp.MustCompile(`^BSSL:(.*)$`)
 	reBSSLErr  = regexp.MustCompile(`^Couldn't connect\. Error = '(.*)'$`)
 	reLeadCode = regexp.MustCompile(`^(-?\d+)(?:(?:\s*[:\-]\s*|\s+)(.*))?$`)
@@ -129,6 +129,9 @@ func (d *Decoder) appLine(line, t string, at time.Time, ev evFunc) ([]Event, boo
 	if m := reSSLError.FindStringSubmatch(t); m != nil {
 		return d.tlsErrorEvent(ev, m[1], nil), false
 	}
+	if evs, ok := d.arduinoLogLine(ev, t); ok {
+		return evs, false
+	}
 	if m := reBSSL.FindStringSubmatch(t); m != nil {
 		return d.bsslLine(ev, strings.TrimSpace(m[1])), false
 	}
@@ -200,7 +203,13 @@ func (d *Decoder) ipEvent(ev evFunc, ip string, f map[string]string) []Event {
 func (d *Decoder) clockEvent(ev evFunc, epoch int64, what string) []Event {
 	f := map[string]string{"epoch": strconv.FormatInt(epoch, 10), "time": time.Unix(epoch, 0).UTC().Format(time.RFC3339)}
 	if epoch < 57600 || time.Unix(epoch, 0).UTC().Year() < 2000 {
-		return ev(KindNTPClock1970, Error, "the clock is not set ("+f["time"]+"): TLS certificate checks will fail with 54 (expired or not yet valid)",
+		why := "TLS certificate checks will fail with 54 (expired or not yet valid)"
+		if d.mbedtls() {
+			// arduino-esp32's mbedTLS skips certificate dates; the
+			// reference sketch waits for a set clock before connecting.
+			why = "the firmware waits for NTP before it connects"
+		}
+		return ev(KindNTPClock1970, Error, "the clock is not set ("+f["time"]+"): "+why,
 			"wait for NTP before connecting (time(nullptr) > 57600, better a recent date); make sure UDP 123 and DNS work", f)
 	}
 	return ev(KindNTPSynced, Notice, what, "", f)
@@ -212,6 +221,14 @@ func (d *Decoder) tlsErrorEvent(ev evFunc, text string, f map[string]string) []E
 	}
 	text = strings.TrimSpace(text)
 	f["text"] = text
+	if d.mbedtls() {
+		if text == "" {
+			return d.tlsEvent(ev, MbedTLSError(firmware.MbedTLSNone), f)
+		}
+		if code, ok := firmware.MbedTLSByText(text); ok {
+			return d.tlsEvent(ev, MbedTLSError(code), f)
+		}
+	}
 	e, ok := SSLErrorByText(text)
 	if !ok {
 		if m := reLeadCode.FindStringSubmatch(text); m != nil {
@@ -244,6 +261,9 @@ func (d *Decoder) tlsEvent(ev evFunc, e TLSError, f map[string]string) []Event {
 	if e.Ambiguous {
 		f["ambiguous"] = "1"
 	}
+	if e.Lib != "" {
+		f["tls_lib"] = e.Lib
+	}
 	summary := fmt.Sprintf("TLS error %d (%s): %s", e.Code, e.Name, e.Text)
 	switch {
 	case e.Name == "BR_ERR_SEND_FATAL_ALERT":
@@ -251,7 +271,7 @@ func (d *Decoder) tlsEvent(ev evFunc, e TLSError, f map[string]string) []Event {
 	case e.Alert >= 0:
 		summary = fmt.Sprintf("TLS: the server sent fatal alert %d (%s)", e.Alert, nameOr(e.AlertName, "unknown"))
 	}
-	if e.Code == -1000 {
+	if e.OOM {
 		return append(ev(KindTLSError, Error, summary, e.Meaning, f), ev(KindHeapLow, Error, "not enough heap for TLS", e.Meaning, map[string]string{"need": strconv.Itoa(TLSHeapNeed)})...)
 	}
 	return ev(KindTLSError, Error, summary, e.Meaning, f)

@@ -151,6 +151,8 @@ func FuzzDecoderLine(f *testing.F) {
 		"Hardware WDT reset\n>>>stack>>>\nctx: ROM\n3fffff80:  40201047 00000000 3ffe8010 4000050c\n<<<stack<<<\n",
 		"#IB boot app=x reason=2 info=\"Fatal exception:28 flag:2 (EXCEPTION) epc1:0x40201014 epc2:0x00000000 epc3:0x00000000 excvaddr:0x00000004 depc:0x00000000\"",
 		"#IB tls ok=0 code=46 text=\"SSL received fatal alert - Decoding error: value is off-limits.\"",
+		boot32 + "#IB tls ok=0 code=-9984 text=\"X509 - Certificate verification failed, e.g. CRL, CA or signature check failed\"\nSSL error: \n",
+		"[  5012][E][ssl_client.cpp:37] _handle_error(): [start_ssl_client():290]: (-30592) SSL - A fatal alert message was received from our peer\n[ 1234][E][NetworkClientSecure.cpp:159] connect(): start_ssl_client: connect failed: -1\n",
 		"abort() was called at PC 0x400d2357 on core 1\nBacktrace: 0x40083f0d:0x3ffb1e80\n",
 		"Backtrace: 0x400d1a28:0x3ffb1f70\n0x4008a2f1:0x3ffb1fb0 |<-CORRUPTED\n",
 		"load 0x00000000, len 0, room 16 \nchksum 0xef\ncsum err\nets_main.c \n",

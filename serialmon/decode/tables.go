@@ -330,14 +330,17 @@ func alertHint(a int) string {
 	return "the server aborted the TLS handshake with a fatal alert"
 }
 
-// TLSError is a decoded getLastSSLError() result.
+// TLSError is a decoded getLastSSLError() result (ESP8266, BearSSL) or
+// lastError() result (ESP32 family, mbedTLS: Lib is LibMbedTLS).
 type TLSError struct {
-	Code      int    // BearSSL code (0 when the text was "Unknown error code.")
-	Name      string // BearSSL constant name
+	Code      int    // BearSSL code (0 when the text was "Unknown error code."), or mbedTLS code
+	Name      string // BearSSL constant name, or mbedTLS's (high+low part)
 	Text      string // the text the core prints
 	Alert     int    // TLS alert number when the server sent a fatal alert, else -1
 	AlertName string
 	Ambiguous bool   // the text does not determine the code (Unknown error code.)
+	Lib       string // LibMbedTLS for arduino-esp32's codes; "" for BearSSL's
+	OOM       bool   // an allocation failed (BearSSL -1000, mbedTLS *_ALLOC_FAILED)
 	Meaning   string // likely cause and fix
 }
 
@@ -357,7 +360,7 @@ func SSLErrorByCode(code int) TLSError {
 		return TLSError{Code: code, Name: "unknown", Text: "Unknown error code.", Alert: -1,
 			Meaning: fmt.Sprintf("BearSSL error %d is not in the table", code)}
 	}
-	return TLSError{Code: code, Name: e.name, Text: e.text, Alert: -1, Meaning: e.hint, Ambiguous: code == 0 || code == 32}
+	return TLSError{Code: code, Name: e.name, Text: e.text, Alert: -1, Meaning: e.hint, Ambiguous: code == 0 || code == 32, OOM: code == -1000}
 }
 
 func alertError(a, code int) TLSError {
