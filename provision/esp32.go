@@ -76,7 +76,7 @@ func (r *run) chooseESP32(ctx context.Context) (fsimage.Geometry, error) {
 	if err != nil {
 		return fsimage.Geometry{}, err
 	}
-	r.tableFrom = from
+	r.tableFrom, r.pt = from, pt
 	r.table, r.appAt = nil, 0
 	if write {
 		if r.table, err = pt.Binary(); err != nil {

@@ -7,7 +7,10 @@ import (
 	"testing"
 
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/ota"
+	"github.com/iotbench/iotbench/flasher/otadata"
 	"github.com/iotbench/iotbench/virtualboard"
+	"github.com/iotbench/iotbench/virtualboard/arduinoota"
 	"github.com/iotbench/iotbench/virtualboard/esp32fw"
 	"github.com/iotbench/iotbench/virtualboard/twin"
 )
@@ -167,5 +170,123 @@ func TestLocalCloudESP32S3OverUSBJTAGSerial(t *testing.T) {
 	_, tgt := boardWith(t, virtualboard.Config{Chip: "ESP32-S3", USBJTAGSerial: true, App: esp32Twin()}, 0x76)
 	o.App, o.AppName = mergedImage(t, "ESP32-S3", 1), "merged.bin"
 	provisionBlank(t, tgt, o, "local", "esp32s3-a1b276")
+	rerunIsNoOp(t, tgt, o)
+}
+
+// flashMessage is the flash step's message of a run.
+func flashMessage(res *Result) string {
+	for _, s := range res.Steps {
+		if s.Step == StepFlash {
+			return s.Message
+		}
+	}
+	return ""
+}
+
+func otadataOf(t *testing.T, b *virtualboard.Board) ([]byte, otadata.Selection) {
+	t.Helper()
+	od, _ := defaultTable(t).ByLabel("otadata")
+	data := b.Flash().Read(od.Offset, int(od.Size))
+	sel, err := otadata.Select(defaultTable(t), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data, sel
+}
+
+// A merged image built the ESP-IDF way, with an erased otadata
+// (ota_data_initial.bin): the bootloader's first boot writes otadata[0]
+// (set_actual_ota_seq), so flash no longer matches the image. A re-run
+// with the same image still changes nothing: everything but otadata
+// matches by MD5, and the board's otadata boots app0 as the image's does.
+func TestESP32RerunKeepsOTADataTheBootloaderWrote(t *testing.T) {
+	o, _ := esp32Options(t)
+	b, tgt := esp32Board(t, "ESP32-C3", 0x77)
+	img := mergedImage(t, "ESP32-C3", 1)
+	od, _ := defaultTable(t).ByLabel("otadata")
+	copy(img[od.Offset:od.Offset+od.Size], bytes.Repeat([]byte{0xFF}, int(od.Size)))
+	o.App, o.AppName = img, "idf-merged.bin"
+	provisionBlank(t, tgt, o, "local", "esp32c3-a1b277")
+	data, sel := otadataOf(t, b)
+	want := otadata.NewEntry(1, otadata.StateValid)
+	if sel.Index != 0 || sel.Active != 0 || sel.Entries[0] != want || bytes.Equal(data, img[od.Offset:od.Offset+od.Size]) {
+		t.Fatalf("the first boot did not record ota_0 in otadata[0]: %+v", sel)
+	}
+	erases, programs := b.Flash().Stats()
+	res := Run(context.Background(), tgt, o, nil)
+	requireVerified(t, res)
+	if !res.NoChange || stepStatus(res, StepFlash) != KindSkipped {
+		t.Fatalf("re-run changed something: %+v", res.Steps)
+	}
+	if msg := flashMessage(res); !strings.Contains(msg, "idf-merged.bin at 0x0 unchanged (MD5 matches outside otadata; the board's otadata boots app0 (ota_0), as the image's does)") {
+		t.Fatalf("flash step: %s", msg)
+	}
+	if e, p := b.Flash().Stats(); e != erases || p != programs {
+		t.Fatalf("the re-run wrote flash: erases %d→%d programs %d→%d", erases, e, programs, p)
+	}
+}
+
+// After an OTA update into app1 the board's otadata boots app1; provision
+// with the merged image again writes the image's otadata back (and only
+// that: the rest matches), so the board boots app0 and verifies from it.
+func TestESP32ReprovisionAfterOTABootsApp0(t *testing.T) {
+	const password = "bench-ota"
+	o, _ := esp32Options(t)
+	o.OTAPasswordMD5 = ota.PasswordHash(password)
+	dev, err := arduinoota.New(arduinoota.Config{Chip: "ESP32-C3"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dev.Close() })
+	b, tgt := boardWith(t, virtualboard.Config{Chip: "ESP32-C3", App: twin.App(twin.Options{FS: layout.LittleFS, NewOTA: twin.ArduinoOTA(dev)})}, 0x78)
+	o.App, o.AppName = mergedImage(t, "ESP32-C3", 1), "merged.bin"
+	provisionBlank(t, tgt, o, "local", "esp32c3-a1b278")
+
+	v2, err := esp32fw.App("ESP32-C3", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Update.end() writes otadata before the device answers OK.
+	if _, err := ota.Upload(context.Background(), ota.Options{Host: "127.0.0.1", Port: dev.Addr().Port, Password: password}, v2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, sel := otadataOf(t, b); sel.Index != 1 {
+		t.Fatalf("after the OTA update otadata selects slot %d, want app1", sel.Index)
+	}
+	app1, _ := defaultTable(t).ByLabel("app1")
+	if !bytes.Equal(b.Flash().Read(app1.Offset, len(v2)), v2) {
+		t.Fatal("app1 does not hold the update")
+	}
+
+	emit, events := collect()
+	res := Run(context.Background(), tgt, o, emit)
+	requireVerified(t, res)
+	if res.NoChange {
+		t.Fatal("re-provision after the OTA update changed nothing: the board would keep booting app1")
+	}
+	if msg := flashMessage(res); !strings.Contains(msg, "merged.bin otadata: 8 KiB at 0xe000") || strings.Contains(msg, "merged.bin: ") {
+		t.Fatalf("flash step: %s", msg)
+	}
+	said := false
+	for _, e := range events() {
+		said = said || strings.Contains(e.Message, "the board's otadata at 0xe000 boots app1 (ota_1) and the image's app0 (ota_0): writing the image's otadata")
+	}
+	if !said {
+		t.Error("no event says why otadata is written")
+	}
+	if data, _ := otadataOf(t, b); !bytes.Equal(data, otadata.BootApp0()) {
+		t.Fatal("otadata is not the image's boot_app0.bin")
+	}
+	log := b.Events()
+	var last string
+	for _, l := range log {
+		if strings.Contains(l, "Loaded app from partition") {
+			last = l
+		}
+	}
+	if !strings.Contains(last, "offset 0x10000 (app0, ota_0") {
+		t.Fatalf("the board last booted %q, want app0", last)
+	}
+	// And again: nothing to do.
 	rerunIsNoOp(t, tgt, o)
 }

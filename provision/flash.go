@@ -19,6 +19,9 @@ type region struct {
 	// used is the length up to the last sector that is not all 0xFF: the
 	// rest only needs erasing (a filesystem image is mostly empty).
 	used int
+	// whole, when set, is the region this one is part of: once written,
+	// the board holds all of whole, and the ledger records that.
+	whole *flasher.Region
 }
 
 func trimErased(data []byte) int {
@@ -55,6 +58,11 @@ func (r *run) flashRegions(ctx context.Context) (string, bool, error) {
 		regs = append(regs, region{Region: flasher.Region{Addr: layout.PartitionTableOffset, Data: r.table, Name: "partition table"}, used: len(r.table)})
 	}
 	regs = append(regs, region{Region: flasher.Region{Addr: r.fsAt, Data: r.fsImage, Name: "filesystem"}, used: trimErased(r.fsImage)})
+	if od, err := r.appOTAData(ctx); err != nil {
+		return "", false, err
+	} else if od != nil {
+		regs = append(regs, *od)
+	}
 	var plain []flasher.Region
 	for _, g := range regs {
 		plain = append(plain, g.Region)
@@ -68,6 +76,15 @@ func (r *run) flashRegions(ctx context.Context) (string, bool, error) {
 		same, how, err := r.unchanged(ctx, g)
 		if err != nil {
 			return "", false, err
+		}
+		if od, ok := r.otadataPart(); ok && !same {
+			var sub *region
+			if same, how, sub, err = r.outsideOTAData(ctx, g, od); err != nil {
+				return "", false, err
+			}
+			if sub != nil {
+				g = *sub
+			}
 		}
 		if same {
 			msgs = append(msgs, fmt.Sprintf("%s at 0x%x unchanged (%s)", g.Name, g.Addr, how))
@@ -85,7 +102,11 @@ func (r *run) flashRegions(ctx context.Context) (string, bool, error) {
 	}
 	for _, g := range todo {
 		msgs = append(msgs, fmt.Sprintf("%s: %d KiB at 0x%x", g.Name, len(g.Data)>>10, g.Addr))
-		r.rec.Flashed = setFlashed(r.rec.Flashed, FlashedRegion{Name: g.Name, Offset: g.Addr, Size: len(g.Data), SHA256: sha(g.Data)})
+		rec := g.Region
+		if g.whole != nil {
+			rec = *g.whole
+		}
+		r.rec.Flashed = setFlashed(r.rec.Flashed, FlashedRegion{Name: rec.Name, Offset: rec.Addr, Size: len(rec.Data), SHA256: sha(rec.Data)})
 	}
 	// The ledger learns what the board holds as soon as it holds it.
 	r.rec.MAC, r.rec.Chip = r.mac, r.info.Chip.Name

@@ -170,6 +170,9 @@ type run struct {
 	fsAt    uint32
 	appAt   uint32 // where Options.App goes
 	table   []byte // a partition table to write at 0x8000 (ESP32 family)
+	// pt is the partition table an ESP32-family board boots with after
+	// this run (nil on an ESP8266).
+	pt *layout.PartitionTable
 	// tableFrom says where an ESP32 board's partition table came from.
 	tableFrom string
 	changed   bool // something was created or written

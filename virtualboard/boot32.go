@@ -9,6 +9,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/otadata"
 )
 
 // causeRTCWDT is the ESP32's RTC watchdog reset (device-side.md §1.8 table:
@@ -102,8 +103,8 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 	// bootloader_utility_load_boot_image (bootloader_utility.c): start at
 	// the slot otadata selects, try the others in the bootloader's order,
 	// print each failure, reset when none boots.
-	s := slotsOf(pt)
-	sel, err := SelectBoot(pt, otadataOf(b.flash, s))
+	s := otadata.SlotsOf(pt)
+	sel, err := otadata.Select(pt, s.Read(b.flash.Read))
 	if err != nil {
 		// bootloader_common_read_otadata failing: INVALID_INDEX, which
 		// bootloader_utility_load_boot_image does not take, so the
@@ -111,7 +112,7 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 		b.bootloaderFail(ctx, err.Error(), errf("boot", "%v", err))
 		return
 	}
-	_, app, im, failed := s.tryBoot(b.flash, chip, sel.Index)
+	index, app, im, failed := tryBoot(s, b.flash, chip, sel.Index)
 	var fails strings.Builder
 	for _, f := range failed {
 		tag, msg, _ := strings.Cut(f.why, ": ")
@@ -126,17 +127,26 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 	if err := b.clk.SleepUntil(ctx, b.flash.ChargeRead(im.Length)); err != nil {
 		return
 	}
-	// With no factory app and an empty otadata, ESP-IDF's bootloader also
-	// records the slot it booted in otadata[0] (set_actual_ota_seq: seq
-	// slot+1, state VALID). Not modelled: the flash then stops matching the
-	// merged image just written (esp32fw's has an erased otadata), which a
-	// re-run of provision would see as changed flash; an update works the
-	// same either way (esp_ota_set_boot_partition treats both as empty).
 	// The real bootloader logs "I (…) boot: Loaded app from partition at
 	// offset 0x…" (try_load_partition); arduino-esp32's bootloader prints
 	// no info lines, so it goes to the board's log, with the slot.
 	b.logf("flash boot: Loaded app from partition at offset 0x%x (%s, %s%s), jumping to 0x%08x",
 		app.Offset, app.Label, app.SubTypeName, seqNote(sel), uint32(im.Entry))
+	// try_load_partition has loaded the app; set_actual_ota_seq runs
+	// next, before load_image starts it: with no factory app and an otadata in
+	// the initial state (all 0xFF, as ESP-IDF's ota_data_initial.bin or
+	// an erase leaves it), otadata[0] gets seq slot+1, state VALID. An
+	// otadata holding boot_app0.bin (what arduino-esp32 flashes) is not
+	// initial, so Arduino boards boot ota_0 without this write. Its
+	// ESP_LOGI line is below arduino-esp32's bootloader log level (ERROR,
+	// lib-builder configs/defconfig.debug_default), so it goes to the
+	// board's log only.
+	if e, ok := otadata.ActualSeq(sel, index); ok {
+		if err := writeOTAData(ctx, b.flash, s.OTAData.Offset, e); err != nil {
+			return
+		}
+		b.logf("flash boot: Set actual ota_seq=%d in otadata[0]", e.Seq)
+	}
 	if b.cfg.App != nil {
 		b.cfg.App(ctx, &AppEnv{b: b, Entry: uint32(im.Entry), ResetCause: b.lastCause()})
 	}
@@ -225,7 +235,7 @@ func checkApp(data []byte, chip string, p layout.Partition) (*image.Image, strin
 }
 
 // seqNote says which otadata entry chose the slot, for the board's log.
-func seqNote(sel BootSelection) string {
+func seqNote(sel otadata.Selection) string {
 	if sel.Active < 0 {
 		if sel.Note != "" {
 			return "; " + sel.Note
@@ -233,4 +243,15 @@ func seqNote(sel BootSelection) string {
 		return ""
 	}
 	return fmt.Sprintf("; otadata[%d] seq %d", sel.Active, sel.Entries[sel.Active].Seq)
+}
+
+// notBootable is log_invalid_app_partition's message for index.
+func notBootable(index int) string {
+	switch index {
+	case otadata.FactoryIndex:
+		return "Factory app partition is not bootable"
+	case otadata.TestAppIndex:
+		return "Factory test app partition is not bootable"
+	}
+	return fmt.Sprintf("OTA app partition slot %d is not bootable", index)
 }

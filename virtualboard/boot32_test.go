@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/otadata"
 	"github.com/iotbench/iotbench/virtualboard/esp32fw"
 )
 
@@ -217,7 +218,7 @@ func FuzzCheckApp(f *testing.F) {
 
 // otaFlash is a merged C3 image (app version 1 in app0) with version 2 in
 // app1 and otadata holding e0 and e1 (nil = erased).
-func otaFlash(t *testing.T, e0, e1 *OTASelectEntry) (img []byte, app0, app1 []byte) {
+func otaFlash(t *testing.T, e0, e1 *otadata.Entry) (img []byte, app0, app1 []byte) {
 	t.Helper()
 	pt := defaultTable(t)
 	img = merged(t, "ESP32-C3")
@@ -242,6 +243,13 @@ func otaFlash(t *testing.T, e0, e1 *OTASelectEntry) (img []byte, app0, app1 []by
 // at, the serial output and the board.
 func bootEntry(t *testing.T, img []byte) (uint32, string, *Board) {
 	t.Helper()
+	e, out, b, _ := bootEntryPort(t, img)
+	return e, out, b
+}
+
+// bootEntryPort is bootEntry that also returns the open port.
+func bootEntryPort(t *testing.T, img []byte) (uint32, string, *Board, *HostPort) {
+	t.Helper()
 	ran := make(chan uint32, 1)
 	b := newTestBoard(t, Config{Chip: "ESP32-C3", App: func(ctx context.Context, env *AppEnv) {
 		env.Print("app up\r\n")
@@ -258,11 +266,11 @@ func bootEntry(t *testing.T, img []byte) (uint32, string, *Board) {
 	out := readUntil(t, p, "app up", 1)
 	select {
 	case e := <-ran:
-		return e, out, b
+		return e, out, b, p
 	case <-time.After(5 * time.Second):
 		t.Fatal("the app did not run")
 	}
-	return 0, "", nil
+	return 0, "", nil, nil
 }
 
 func entryOf(t *testing.T, app []byte) uint32 {
@@ -277,17 +285,17 @@ func entryOf(t *testing.T, app []byte) uint32 {
 // valid seq selects (bootloader_utility.c), says so in the board's log
 // in the real bootloader's words, and falls back as ESP-IDF does.
 func TestESP32BootsSlotFromOTAData(t *testing.T) {
-	corrupt := entry(2, OTAImgUndefined)
+	corrupt := entry(2, otadata.StateUndefined)
 	corrupt.CRC ^= 0x100
 	cases := []struct {
 		name   string
-		e0, e1 *OTASelectEntry
+		e0, e1 *otadata.Entry
 		slot   int
 	}{
-		{"seq 2 selects app1", entry(1, OTAImgUndefined), entry(2, OTAImgUndefined), 1},
-		{"seq 3 selects app0", entry(3, OTAImgUndefined), entry(2, OTAImgUndefined), 0},
-		{"corrupt newer entry", entry(1, OTAImgUndefined), corrupt, 0},
-		{"aborted newer entry", entry(1, OTAImgUndefined), entry(2, OTAImgAborted), 0},
+		{"seq 2 selects app1", entry(1, otadata.StateUndefined), entry(2, otadata.StateUndefined), 1},
+		{"seq 3 selects app0", entry(3, otadata.StateUndefined), entry(2, otadata.StateUndefined), 0},
+		{"corrupt newer entry", entry(1, otadata.StateUndefined), corrupt, 0},
+		{"aborted newer entry", entry(1, otadata.StateUndefined), entry(2, otadata.StateAborted), 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -314,7 +322,7 @@ func TestESP32BootsSlotFromOTAData(t *testing.T) {
 // otadata selects app1 but app1 does not verify: the bootloader says so
 // and boots app0 (working backwards from the selected slot).
 func TestESP32BootFallsBackToOtherSlot(t *testing.T) {
-	img, app0, _ := otaFlash(t, entry(1, OTAImgUndefined), entry(2, OTAImgUndefined))
+	img, app0, _ := otaFlash(t, entry(1, otadata.StateUndefined), entry(2, otadata.StateUndefined))
 	img[0x150000+0x40] ^= 0xFF // a segment byte: the checksum fails
 	got, out, _ := bootEntry(t, img)
 	if got != entryOf(t, app0) {
@@ -325,19 +333,80 @@ func TestESP32BootFallsBackToOtherSlot(t *testing.T) {
 	}
 }
 
-// Erased otadata and no factory app: ota_0 boots ("No factory image,
-// trying OTA 0"), and otadata stays as it was (set_actual_ota_seq is not
-// modelled, see bootFlash32).
-func TestESP32BootsOTA0FromEmptyOTAData(t *testing.T) {
+// Erased otadata (ESP-IDF's ota_data_initial.bin, or an erase) and no
+// factory app: ota_0 boots ("No factory image, trying OTA 0") and the
+// bootloader records it in otadata[0] before the app starts
+// (set_actual_ota_seq: seq 1, state VALID); nothing else in flash
+// changes, and the next boot selects ota_0 from that entry without
+// writing again.
+func TestESP32FirstBootWritesOTAData(t *testing.T) {
 	img, app0, _ := otaFlash(t, nil, nil)
-	got, _, b := bootEntry(t, img)
+	got, _, b, p := bootEntryPort(t, img)
 	if got != entryOf(t, app0) {
 		t.Fatalf("entry 0x%x, want app0's", got)
 	}
-	if !strings.Contains(strings.Join(b.Events(), "\n"), "(app0, ota_0; No factory image, trying OTA 0)") {
+	log := strings.Join(b.Events(), "\n")
+	if !strings.Contains(log, "(app0, ota_0; No factory image, trying OTA 0)") || !strings.Contains(log, "Set actual ota_seq=1 in otadata[0]") {
+		t.Fatalf("board log:\n%s", log)
+	}
+	od, _ := defaultTable(t).ByLabel("otadata")
+	// The app has run, so the write before it is done.
+	want := otadataBytes(entry(1, otadata.StateValid), nil)
+	if got := b.Flash().Read(od.Offset, int(od.Size)); !bytes.Equal(got, want) {
+		t.Fatalf("otadata after the first boot:\n% x\nwant\n% x", got[:32], want[:32])
+	}
+	rest := bytes.Clone(img)
+	copy(rest[od.Offset:], want)
+	if !bytes.Equal(b.Flash().Read(0, len(img)), rest) {
+		t.Fatal("the first boot changed flash outside otadata[0]")
+	}
+	erases, _ := b.Flash().Stats()
+	b.Reset(false)
+	readUntil(t, p, "app up", 1)
+	if e, _ := b.Flash().Stats(); e != erases {
+		t.Fatalf("the second boot erased %d sectors", e-erases)
+	}
+	if !strings.Contains(strings.Join(b.Events(), "\n"), "(app0, ota_0; otadata[0] seq 1)") {
+		t.Fatalf("second boot:\n%s", strings.Join(b.Events(), "\n"))
+	}
+}
+
+// From the initial state with app0 broken, the bootloader goes on to
+// app1 and records the slot it booted: seq index+1 = 2.
+func TestESP32FirstBootRecordsTheSlotItBooted(t *testing.T) {
+	img, _, app1 := otaFlash(t, nil, nil)
+	img[0x10000+0x40] ^= 0xFF
+	got, _, b := bootEntry(t, img)
+	if got != entryOf(t, app1) {
+		t.Fatalf("entry 0x%x, want app1's", got)
+	}
+	od, _ := defaultTable(t).ByLabel("otadata")
+	e, err := otadata.Parse(b.Flash().Read(od.Offset, int(od.Size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e[0] != *entry(2, otadata.StateValid) || e[1].Seq != 0xFFFFFFFF {
+		t.Fatalf("otadata %+v, want otadata[0] seq 2 VALID", e)
+	}
+}
+
+// arduino-esp32's merged image carries boot_app0.bin at 0xe000: the
+// bootloader boots ota_0 from otadata[0] and writes nothing, so flash
+// still matches the image (no set_actual_ota_seq).
+func TestESP32BootsOTA0FromBootApp0(t *testing.T) {
+	img := merged(t, "ESP32-C3")
+	p0, _ := defaultTable(t).ByLabel("app0")
+	got, _, b := bootEntry(t, img)
+	if got != entryOf(t, img[p0.Offset:]) {
+		t.Fatalf("entry 0x%x, want app0's", got)
+	}
+	if !strings.Contains(strings.Join(b.Events(), "\n"), "(app0, ota_0; otadata[0] seq 1)") {
 		t.Fatalf("board log:\n%s", strings.Join(b.Events(), "\n"))
 	}
 	if !bytes.Equal(b.Flash().Read(0, len(img)), img) {
 		t.Fatal("booting changed the flash")
+	}
+	if e, _ := b.Flash().Stats(); e != 0 {
+		t.Fatalf("booting erased %d sectors", e)
 	}
 }

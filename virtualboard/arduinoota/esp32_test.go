@@ -11,7 +11,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/ota"
-	"github.com/iotbench/iotbench/virtualboard"
+	"github.com/iotbench/iotbench/flasher/otadata"
 	"github.com/iotbench/iotbench/virtualboard/arduinoota"
 	"github.com/iotbench/iotbench/virtualboard/esp32fw"
 )
@@ -51,10 +51,10 @@ func newRig32(t testing.TB, cfg arduinoota.Config, v1 []byte) *rig {
 	return newChipRig(t, cfg, 115200, fw, arduinoota.BasicOTA)
 }
 
-func (r *rig) otadata(t testing.TB) [2]virtualboard.OTASelectEntry {
+func (r *rig) otadata(t testing.TB) [2]otadata.Entry {
 	t.Helper()
 	od, _ := table32(t).ByLabel("otadata")
-	e, err := virtualboard.ParseOTAData(r.b.Flash().Read(od.Offset, int(od.Size)))
+	e, err := otadata.Parse(r.b.Flash().Read(od.Offset, int(od.Size)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +89,10 @@ func TestESP32UploadSwitchesSlot(t *testing.T) {
 	if !r.flashHolds(app1.Offset, v2) || !r.flashHolds(app0.Offset, v1) {
 		t.Fatal("app1 should hold the new image and app0 the old one")
 	}
-	// From an empty otadata, esp_ota_set_boot_partition writes sector 0
-	// with seq slot+1.
-	if e := r.otadata(t); e[0].Seq != 2 || !e[0].Valid() || e[1].Seq != 0xFFFFFFFF {
+	// From boot_app0.bin (otadata[0] seq 1 → app0),
+	// esp_ota_set_boot_partition writes the other sector with the next seq
+	// for slot 1, leaving otadata[0] as it was.
+	if e := r.otadata(t); e[0] != otadata.NewEntry(1, otadata.StateUndefined) || e[1].Seq != 2 || !e[1].Valid() {
 		t.Fatalf("otadata after the update: %+v", e)
 	}
 	var last ota.ProgressEvent
@@ -110,7 +111,7 @@ func TestESP32UploadSwitchesSlot(t *testing.T) {
 	}
 	r.log.waitFor(t, m, "BasicOTA v33330003 from app0")
 	// Then the other sector, with the next seq that maps to slot 0.
-	if e := r.otadata(t); e[0].Seq != 2 || e[1].Seq != 3 || !e[1].Valid() {
+	if e := r.otadata(t); e[0].Seq != 3 || !e[0].Valid() || e[1].Seq != 2 {
 		t.Fatalf("otadata after the second update: %+v", e)
 	}
 	if !r.flashHolds(app1.Offset, v2) {
@@ -197,8 +198,9 @@ func TestESP32UpdateRefusals(t *testing.T) {
 		}
 		r.log.waitFor(t, m, "OTA error 1\r\n")
 	})
-	if e := r.otadata(t); e[0].Seq != 0xFFFFFFFF || e[1].Seq != 0xFFFFFFFF {
-		t.Fatalf("a refused update changed otadata: %+v", e)
+	od, _ := table32(t).ByLabel("otadata")
+	if !r.flashHolds(od.Offset, otadata.BootApp0()) {
+		t.Fatalf("a refused update changed otadata (boot_app0.bin): %+v", r.otadata(t))
 	}
 	m := r.log.mark()
 	r.b.Reset(false)

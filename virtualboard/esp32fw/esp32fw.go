@@ -1,8 +1,9 @@
 // Package esp32fw builds the stand-in firmware a virtual ESP32-family
 // board boots: a second-stage bootloader image for the chip's bootloader
-// offset, a binary partition table for 0x8000, and an application image
-// for the table's boot partition, alone or merged into one file as
-// `iotbench merge-bin` lays them out. The images hold no real code (the
+// offset, a binary partition table for 0x8000, arduino-esp32's
+// boot_app0.bin for the otadata partition, and an application image for
+// the table's boot partition, alone or merged into one file as `iotbench
+// merge-bin` lays them out. The images hold no real code (the
 // virtual board runs its Config.App in their place), but their headers,
 // chip IDs, segment checksums and appended SHA-256 digests are real, so a
 // virtual ROM and bootloader accept or refuse them as a chip would. Tests
@@ -15,6 +16,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/otadata"
 )
 
 // Bootloader is a second-stage bootloader image for chip: two RAM
@@ -82,8 +84,14 @@ func noise(n int, x uint32) []byte {
 	return out
 }
 
-// Merged is bootloader, table and app in one image starting at flash
-// address 0, gaps filled with 0xFF, as merge-bin writes a raw image.
+// Merged is bootloader, table, otadata and app in one image starting at
+// flash address 0, gaps filled with 0xFF, as merge-bin writes a raw
+// image and as arduino-esp32 3.x merges one (platform.txt's merge_bin
+// recipe: the bootloader, the partitions at 0x8000, boot_app0.bin at
+// 0xe000 and the sketch at 0x10000). boot_app0.bin (otadata.BootApp0)
+// goes where the table's otadata partition is — 0xe000 in every
+// arduino-esp32 scheme — so the bootloader boots ota_0 without writing
+// otadata (set_actual_ota_seq only writes over an erased one).
 func Merged(chip string, t *layout.PartitionTable, version int) ([]byte, error) {
 	bl, err := Bootloader(chip)
 	if err != nil {
@@ -108,6 +116,9 @@ func Merged(chip string, t *layout.PartitionTable, version int) ([]byte, error) 
 	out := bytes.Repeat([]byte{0xFF}, int(at.Offset)+len(app))
 	copy(out[blOff:], bl)
 	copy(out[layout.PartitionTableOffset:], tab)
+	if od := otadata.SlotsOf(t).OTAData; od != nil && od.Offset < at.Offset {
+		copy(out[od.Offset:min(od.Offset+od.Size, at.Offset)], otadata.BootApp0())
+	}
 	copy(out[at.Offset:], app)
 	return out, nil
 }
