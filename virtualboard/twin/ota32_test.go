@@ -47,7 +47,7 @@ func (b *bench) upload(dev *arduinoota.Device, o ota.Options, img []byte) error 
 
 // The acceptance path on an ESP32: the twin answers OTA, refuses a wrong
 // password, takes a new app into app1, restarts; the bootloader loads
-// app1 (otadata seq 2) and the twin publishes again.
+// app1 (otadata[1] seq 2: boot_app0.bin holds seq 1 in otadata[0]) and the twin publishes again.
 func TestESP32TwinOTAUpdate(t *testing.T) {
 	t.Parallel()
 	b, dev, _ := otaBench32(t, "c3-ota")
@@ -70,7 +70,7 @@ func TestESP32TwinOTAUpdate(t *testing.T) {
 	b.console.wait(t, "#IB ota phase=end")
 	b.console.waitCount(t, "ESP-ROM:esp32c3", 2, waitLong)
 	b.console.waitCount(t, "#IB pub topic="+firmware.TelemetryTopic("c3-ota"), 2, waitLong)
-	if !strings.Contains(strings.Join(b.board.Events(), "\n"), "Loaded app from partition at offset 0x150000 (app1, ota_1; otadata[0] seq 2)") {
+	if !strings.Contains(strings.Join(b.board.Events(), "\n"), "Loaded app from partition at offset 0x150000 (app1, ota_1; otadata[1] seq 2)") {
 		t.Fatalf("the bootloader did not load app1:\n%s", strings.Join(b.board.Events(), "\n"))
 	}
 	if got := b.board.Flash().Read(app1.Offset, len(v2)); string(got) != string(v2) {
