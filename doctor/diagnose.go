@@ -42,7 +42,7 @@ func Diagnose(in Input) Report {
 		in.Probe = &p
 	}
 	fs = append(fs, cloudFindings(in.Cloud)...)
-	fs = append(fs, boardMountedAnyway(probeFindings(in.Probe), events)...)
+	fs = append(fs, undatedTLS(boardMountedAnyway(probeFindings(in.Probe), events), events)...)
 	if in.Seen != nil {
 		if *in.Seen {
 			fs = dropStalledPublish(fs)
