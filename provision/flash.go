@@ -70,6 +70,13 @@ func (r *run) flashRegions(ctx context.Context) (string, bool, error) {
 	if err := flasher.CheckRegions(plain, r.flash); err != nil {
 		return "", false, err
 	}
+	// An ESP32-family ROM bounds flash access by the size SPI_SET_PARAMS
+	// gave it, 2 MB until then (virtualboard/rom32.go): the MD5 of a
+	// filesystem above 2 MB failed, and the check fell back to the ledger.
+	// esptool sets the size before any flash command too.
+	if err := r.loader.SetFlashParams(r.flash); err != nil {
+		return "", false, err
+	}
 	var msgs []string
 	var todo []region
 	for _, g := range regs {

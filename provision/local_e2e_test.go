@@ -158,7 +158,7 @@ func provisionBlank(t *testing.T, tgt Target, o Options, cloud, thing string) (*
 
 // rerunIsNoOp runs the pipeline again on a provisioned board and requires
 // it verified with nothing changed: identity and flash skipped.
-func rerunIsNoOp(t *testing.T, tgt Target, o Options) {
+func rerunIsNoOp(t *testing.T, tgt Target, o Options) *Result {
 	t.Helper()
 	res := Run(context.Background(), tgt, o, nil)
 	requireVerified(t, res)
@@ -170,6 +170,7 @@ func rerunIsNoOp(t *testing.T, tgt Target, o Options) {
 			t.Errorf("re-run: %s %s", step, st)
 		}
 	}
+	return res
 }
 
 func TestLocalCloudTwinBlankToVerified(t *testing.T) {
