@@ -8,7 +8,8 @@
 //
 // Libraries: PubSubClient 2.8 (knolleary), "DHT sensor library" (Adafruit,
 // with Adafruit Unified Sensor). BearSSL, LittleFS, ArduinoOTA and
-// SoftwareSerial come with the ESP8266 core.
+// SoftwareSerial come with the ESP8266 core; on the ESP32 family TLS is
+// arduino-esp32's WiFiClientSecure over mbedTLS (2.x or 3.x cores).
 
 #if defined(ESP8266)
 #include <ESP8266WiFi.h>
@@ -18,7 +19,13 @@
 #elif defined(ESP32)
 #include <WiFi.h>
 #include <WiFiClientSecure.h>
-#include <base64.h>
+#include <mbedtls/pem.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/version.h>
+#include <mbedtls/x509_crt.h>
+#if MBEDTLS_VERSION_MAJOR >= 3
+#include <esp_random.h>
+#endif
 #else
 #error "iotbench firmware: build for an ESP8266 or ESP32 board"
 #endif
@@ -59,7 +66,9 @@ static BearSSL::PrivateKey* clientKey = nullptr;
 static BearSSL::X509List* trustAnchors = nullptr;
 static BearSSL::WiFiClientSecure net;
 #else
-static String caPem, certPem, keyPem;  // arduino-esp32 takes PEM text
+// arduino-esp32's WiFiClientSecure (mbedTLS) keeps pointers to PEM text it
+// parses at every connect: globals.
+static std::string caPem, certPem, keyPem;
 static WiFiClientSecure net;
 #endif
 static PubSubClient mqtt(net);
@@ -154,11 +163,49 @@ static void fileBad(const char* name, const char* why) {
 }
 
 #if defined(ESP32)
-static String toPem(const std::string& der, const char* label) {
-  String b64 = base64::encode(reinterpret_cast<const uint8_t*>(der.data()), der.size());
-  String pem = String("-----BEGIN ") + label + "-----\n";
-  for (size_t i = 0; i < b64.length(); i += 64) pem += b64.substring(i, i + 64) + "\n";
-  return pem + "-----END " + label + "-----\n";
+// pemOf wraps DER in PEM with mbedTLS's own writer (64-column base64).
+static std::string pemOf(const std::string& der, const char* label) {
+  std::string begin = std::string("-----BEGIN ") + label + "-----\n", end = std::string("-----END ") + label + "-----\n";
+  std::vector<unsigned char> buf(der.size() * 4 / 3 + der.size() / 48 + 128);
+  size_t n = 0;
+  if (mbedtls_pem_write_buffer(begin.c_str(), end.c_str(), reinterpret_cast<const unsigned char*>(der.data()), der.size(), buf.data(), buf.size(), &n) != 0) return "";
+  return std::string(reinterpret_cast<const char*>(buf.data()));
+}
+
+static bool isCertificate(const std::string& der) {
+  mbedtls_x509_crt crt;
+  mbedtls_x509_crt_init(&crt);
+  bool ok = mbedtls_x509_crt_parse_der(&crt, reinterpret_cast<const unsigned char*>(der.data()), der.size()) == 0;
+  mbedtls_x509_crt_free(&crt);
+  return ok;
+}
+
+#if MBEDTLS_VERSION_MAJOR >= 3
+static int ibRandom(void*, unsigned char* out, size_t n) {
+  esp_fill_random(out, n);
+  return 0;
+}
+#endif
+
+// keyPemOf parses private.der as mbedTLS will at connect (PKCS#1, SEC 1 or
+// PKCS#8 DER) and writes it back as the PEM its type needs; "" when it is
+// not a key, so the sketch stops here as BearSSL's does on the ESP8266.
+static std::string keyPemOf(const std::string& der) {
+  mbedtls_pk_context pk;
+  mbedtls_pk_init(&pk);
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+#if MBEDTLS_VERSION_MAJOR >= 3
+  int ret = mbedtls_pk_parse_key(&pk, p, der.size(), nullptr, 0, ibRandom, nullptr);
+#else
+  int ret = mbedtls_pk_parse_key(&pk, p, der.size(), nullptr, 0);
+#endif
+  std::string pem;
+  if (ret == 0) {
+    std::vector<unsigned char> buf(4096);
+    if (mbedtls_pk_write_key_pem(&pk, buf.data(), buf.size()) == 0) pem = reinterpret_cast<const char*>(buf.data());
+  }
+  mbedtls_pk_free(&pk);
+  return pem;
 }
 #endif
 
@@ -245,15 +292,28 @@ static void mountAndRead() {
   // server negotiates max fragment length, device-side.md §3.1).
   net.setBufferSizes(cfg.rxBuffer, 512);
 #else
-  (void)haveCA;
+  // arduino-esp32's WiFiClientSecure takes PEM text and parses it at every
+  // connect: check the DER files now, as the ESP8266 path does, and wrap
+  // them. A ca.der that does not parse is still handed over, so each
+  // connect fails with mbedTLS's X509 error in the log; without ca.der
+  // setCACert is never called and start_ssl_client refuses with -1.
+  if (haveCert && !isCertificate(cert)) fileBad("cert.der", "no certificate"), haveCert = false;
+  if (haveKey) {
+    keyPem = keyPemOf(key);
+    if (keyPem.empty()) fileBad("private.der", "not an RSA or EC private key"), haveKey = false;
+  }
+  if (haveCA && !isCertificate(ca)) fileBad("ca.der", "no certificate");
   if (!haveCert || !haveKey) stop("no usable client certificate and key: re-provision the board");
-  // arduino-esp32's WiFiClientSecure takes PEM text: wrap the DER files.
-  caPem = toPem(ca, "CERTIFICATE");
-  certPem = toPem(cert, "CERTIFICATE");
-  keyPem = toPem(key, key.size() > 200 ? "RSA PRIVATE KEY" : "EC PRIVATE KEY");
-  net.setCACert(caPem.c_str());
+  certPem = pemOf(cert, "CERTIFICATE");
   net.setCertificate(certPem.c_str());
   net.setPrivateKey(keyPem.c_str());
+  if (haveCA) {
+    caPem = pemOf(ca, "CERTIFICATE");
+    net.setCACert(caPem.c_str());
+  }
+  // The default handshake timeout is 120 s, all of it inside loop():
+  // OTA and the serial status would stall that long on a silent server.
+  net.setHandshakeTimeout(10);
 #endif
 }
 
@@ -439,10 +499,15 @@ static bool connectMqtt() {
     say("mqtt_ok");
 #if defined(ESP8266)
     status(ib::Status{"tls"}.add("ok", "1").add("code", 0).add("mfln", net.getMFLNStatus() ? 1 : 0).add("heap", heap));
+#else
+    status(ib::Status{"tls"}.add("ok", "1").add("code", 0).add("mfln", 0).add("heap", heap));
 #endif
     status(ib::Status{"mqtt"}.add("state", 0).add("connack", 0));
 #if defined(ESP8266)
     status(ib::Status{"heap"}.add("free", heap).add("max_block", ESP.getMaxFreeBlockSize()).add("frag", ESP.getHeapFragmentation()));
+#else
+    int maxBlock = ESP.getMaxAllocHeap();
+    status(ib::Status{"heap"}.add("free", heap).add("max_block", maxBlock).add("frag", heap > 0 ? 100 - int(int64_t(maxBlock) * 100 / heap) : 0));
 #endif
     return true;
   }
@@ -452,6 +517,8 @@ static bool connectMqtt() {
 #if defined(ESP8266)
   int code = net.getLastSSLError(text, sizeof text);
 #else
+  // An mbedTLS code (negative), mbedtls_strerror's text; a failed name
+  // lookup leaves the previous value (firmware/mbedtls.go).
   int code = net.lastError(text, sizeof text);
 #endif
   if (state == MQTT_CONNECT_FAILED) {
