@@ -33,6 +33,9 @@ const (
 	mbedRSAPrivate   = -0x4300
 	mbedECPInvalid   = -0x4C80
 	mbedUnexpectedMs = -0x7700
+	mbedBadRecord    = -0x7200
+	mbedBadInput     = -0x7100
+	mbedInternal     = -0x6C00
 )
 
 // mbedtlsOOM: the allocation failures of the modules a handshake uses.
@@ -99,8 +102,12 @@ func MbedTLSError(code int) TLSError {
 		e.Meaning = "the server's certificate message could not be processed: a key type or size this mbedTLS build does not support, or not the endpoint you meant"
 	case hc == mbedPKMismatch, hc == mbedRSAPrivate, hc == mbedECPInvalid:
 		e.Meaning = "the private key does not fit: private.der does not belong to cert.der or is damaged — write the key generated with this certificate"
-	case hc == mbedUnexpectedMs:
-		e.Meaning = "TLS protocol error from the server: not a TLS server on that port?"
+	case hc == mbedUnexpectedMs, hc == mbedBadRecord:
+		e.Meaning = "TLS protocol error from the server: not a TLS server on that port (8883 for MQTT over TLS)?"
+	case hc == mbedBadInput:
+		e.Meaning = "mbedTLS refused a parameter: an endpoint host name that is empty or too long, or a certificate/key set wrongly — check config.json's endpoint and re-provision"
+	case hc == mbedInternal:
+		e.Meaning = "mbedTLS failed internally, usually a crypto operation that ran out of heap: free memory before connecting, or reset the board"
 	default:
 		e.Meaning = "mbedTLS error " + e.Name
 	}

@@ -49,6 +49,8 @@ func TestIBTLSMbedTLS(t *testing.T) {
 			sum: "MBEDTLS_ERR_X509_INVALID_FORMAT", fix: "ca.der"},
 		{name: "out of memory", line: `#IB tls ok=0 code=-32512 text="SSL - Memory allocation failed"`,
 			sum: "MBEDTLS_ERR_SSL_ALLOC_FAILED", fix: "heap", heapLowToo: true},
+		{name: "not a TLS server", line: `#IB tls ok=0 code=-29184 text="SSL - An invalid SSL record was received"`, sum: "MBEDTLS_ERR_SSL_INVALID_RECORD", fix: "8883"},
+		{name: "internal", line: `#IB tls ok=0 code=-27648 text="SSL - Internal error (eg, unexpected failure in lower-level module)"`, sum: "MBEDTLS_ERR_SSL_INTERNAL_ERROR", fix: "heap"},
 		{name: "text only", line: `#IB tls ok=0 text="` + verify + `"`, sum: "-9984", fix: "ca.der"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

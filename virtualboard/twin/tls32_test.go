@@ -1,13 +1,18 @@
 package twin
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/iotbench/iotbench/firmware"
 	"github.com/iotbench/iotbench/flasher/layout"
@@ -109,6 +114,56 @@ func TestLastErrorSurvivesLookup(t *testing.T) {
 		}
 		if got != st.want || firmware.MbedTLSStrerror(got) != st.text {
 			t.Errorf("step %d (%v): %d %q, want %d %q", i, st.err, got, firmware.MbedTLSStrerror(got), st.want, st.text)
+		}
+	}
+}
+
+// mbedTLS as arduino-esp32 builds it ignores certificate dates but checks
+// the chain, the host name and the server-auth usage.
+func TestVerifyWithoutDates(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: "old CA"}, NotBefore: now.Add(-20 * 24 * time.Hour), NotAfter: now.Add(48 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	leaf := func(notBefore, notAfter time.Time, usage x509.ExtKeyUsage) []byte {
+		tmpl := &x509.Certificate{SerialNumber: serial(), Subject: pkix.Name{CommonName: "broker"}, DNSNames: []string{"broker.test"},
+			NotBefore: notBefore, NotAfter: notAfter, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, key.Public(), key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	other, _ := newCA(t, "other CA")
+	otherRoots := x509.NewCertPool()
+	otherRoots.AddCert(other)
+	expired := leaf(now.Add(-10*24*time.Hour), now.Add(-5*24*time.Hour), x509.ExtKeyUsageServerAuth)
+	for _, tc := range []struct {
+		name  string
+		roots *x509.CertPool
+		host  string
+		der   []byte
+		code  int // 0: accepted
+	}{
+		{"expired server certificate", roots, "broker.test", expired, 0},
+		{"not yet valid", roots, "broker.test", leaf(now.Add(24*time.Hour), now.Add(40*time.Hour), x509.ExtKeyUsageServerAuth), 0},
+		{"another CA", otherRoots, "broker.test", expired, firmware.MbedTLSCertVerifyFailed},
+		{"another host", roots, "other.test", expired, firmware.MbedTLSCertVerifyFailed},
+		{"client certificate as server's", roots, "broker.test", leaf(now.Add(-time.Hour), now.Add(time.Hour), x509.ExtKeyUsageClientAuth), firmware.MbedTLSCertVerifyFailed},
+	} {
+		err := verifyWithoutDates(tc.roots, tc.host)([][]byte{tc.der}, nil)
+		switch {
+		case tc.code == 0 && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.code != 0 && (err == nil || mbedtlsError(err) != tc.code):
+			t.Errorf("%s: %v (code %d), want code %d", tc.name, err, mbedtlsError(err), tc.code)
 		}
 	}
 }
