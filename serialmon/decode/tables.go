@@ -427,7 +427,7 @@ var mqttStates = map[int]mqttState{
 	-3: {"MQTT_CONNECTION_LOST", "the connection was up and is gone",
 		"the broker dropped the client: the policy denies iot:Publish/iot:Subscribe on the topic used, or another client connected with the same client ID (each connect kicks the other) — use a unique client ID (the thing name) and allow the topics in the policy"},
 	-2: {"MQTT_CONNECT_FAILED", "the network connect failed (DNS, TCP or the TLS handshake)",
-		"look at the TLS error printed with it (getLastSSLError()): CA, clock, certificate, endpoint name or a blocked port 8883"},
+		"look at the TLS error printed with it (getLastSSLError() on the ESP8266, lastError() on the ESP32): CA, clock, certificate, endpoint name or a blocked port 8883"},
 	-1: {"MQTT_DISCONNECTED", "disconnected (initial state, or after disconnect())", ""},
 	0:  {"MQTT_CONNECTED", "connected", ""},
 	1:  {"MQTT_CONNECT_BAD_PROTOCOL", "the broker refused the protocol version (CONNACK 1)", "use MQTT 3.1.1 (PubSubClient's default MQTT_VERSION)"},
