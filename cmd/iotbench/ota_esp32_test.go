@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
 	"strconv"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -69,24 +68,13 @@ func cmdOTABoard32(ts *testscript.TestScript, neg bool, args []string) {
 // otaimage32 FILE VERSION [SIZE]: an ESP32-C3 app image whose version
 // word (what BasicOTA prints as v%08x) is VERSION (hex).
 func cmdOTAImage32(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) < 2 {
-		ts.Fatalf("usage: otaimage32 FILE VERSION [SIZE]")
-	}
-	v, err := strconv.ParseUint(args[1], 16, 32)
-	ts.Check(err)
-	size := 20_000
-	if len(args) > 2 {
-		size, err = strconv.Atoi(args[2])
-		ts.Check(err)
-	}
-	img, err := arduinoota.AppImage32(image.ChipESP32C3, uint32(v), size)
-	ts.Check(err)
-	ts.Check(os.WriteFile(ts.MkAbs(args[0]), img, 0o644))
+	writeOTAImage(ts, "otaimage32", args, func(v uint32, size int) ([]byte, error) {
+		return arduinoota.AppImage32(image.ChipESP32C3, v, size)
+	})
 }
 
 // followOTASerial collects what the board sends on p into an otaLog that
-// otaserial reads, until the script ends. (cmdOTABoard in ota_test.go
-// has the same loop inline.)
+// otaserial reads, until the script ends.
 func followOTASerial(ts *testscript.TestScript, p *virtualboard.HostPort) *otaLog {
 	log := &otaLog{changed: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())

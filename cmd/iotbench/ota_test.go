@@ -78,8 +78,13 @@ func cmdOTABoard(ts *testscript.TestScript, neg bool, args []string) {
 // otaimage FILE VERSION [SIZE]: an Arduino-layout image (eboot + app)
 // whose version marker is VERSION (hex).
 func cmdOTAImage(ts *testscript.TestScript, neg bool, args []string) {
+	writeOTAImage(ts, "otaimage", args, arduinoota.SketchImage)
+}
+
+// writeOTAImage parses FILE VERSION [SIZE] and writes build's image.
+func writeOTAImage(ts *testscript.TestScript, name string, args []string, build func(version uint32, size int) ([]byte, error)) {
 	if len(args) < 2 {
-		ts.Fatalf("usage: otaimage FILE VERSION [SIZE]")
+		ts.Fatalf("usage: %s FILE VERSION [SIZE]", name)
 	}
 	v, err := strconv.ParseUint(args[1], 16, 32)
 	ts.Check(err)
@@ -88,7 +93,7 @@ func cmdOTAImage(ts *testscript.TestScript, neg bool, args []string) {
 		size, err = strconv.Atoi(args[2])
 		ts.Check(err)
 	}
-	img, err := arduinoota.SketchImage(uint32(v), size)
+	img, err := build(uint32(v), size)
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), img, 0o644))
 }
