@@ -727,7 +727,15 @@ viewer reconnects with backoff and subscribes again.`,
 			}
 			a.out.say("Connected to %s as %s; watching %s", t.describe, v.ClientID(), strings.Join(filters, " "))
 			if err := v.Subscribe(ctx, filters...); err != nil {
-				return mqttInput(err)
+				// Retained messages arrive while the subscription is being
+				// made: -n can be reached, and ctx cancelled, before
+				// Subscribe returns. That is success, not an interrupt.
+				mu.Lock()
+				reached := count > 0 && n >= count
+				mu.Unlock()
+				if !reached {
+					return mqttInput(err)
+				}
 			}
 			<-ctx.Done()
 			v.Close()
