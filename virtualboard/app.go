@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/iotbench/iotbench/flasher/layout"
 )
 
 // App is application firmware the ROM hands over to after it loaded a
@@ -21,6 +23,9 @@ type AppEnv struct {
 	// ResetCause is the ROM's rst cause for this boot (1 power-on, 2
 	// external or software reset, 4 hardware watchdog …, device-side.md §1.3).
 	ResetCause int
+	// running is the app partition the ESP32 bootloader loaded (nil on
+	// the ESP8266).
+	running *layout.Partition
 }
 
 // Begin sets the UART rate, as Serial.begin(baud) does.

@@ -112,8 +112,24 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 		b.bootloaderFail(ctx, err.Error(), errf("boot", "%v", err))
 		return
 	}
+	// App rollback (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE, which
+	// arduino-esp32's bootloader has): Select aborted an entry left
+	// PENDING_VERIFY and moved a NEW one to PENDING_VERIFY; the
+	// bootloader programs those entries before it loads anything. Its
+	// lines are ESP_LOGD, so only the board's log shows them.
+	for _, w := range sel.Writes {
+		b.logf("flash boot: otadata[%d] seq %d %s -> %s%s", w.Sector, w.Entry.Seq, otadata.StateName(w.From), otadata.StateName(w.Entry.State), rollbackNote(w))
+		if err := writeOTAData(ctx, b.flash, s.OTAData.Offset+uint32(w.Sector)*otadata.SectorSize, w.Entry); err != nil {
+			return
+		}
+	}
+	notes := ""
+	if sel.NoteIsError {
+		notes = errf("boot", "%s", sel.Note)
+	}
 	index, app, im, failed := tryBoot(s, b.flash, chip, sel.Index)
 	var fails strings.Builder
+	fails.WriteString(notes)
 	for _, f := range failed {
 		tag, msg, _ := strings.Cut(f.why, ": ")
 		fails.WriteString(errf(tag, "%s", msg) + errf("boot", "%s", notBootable(f.index)))
@@ -148,7 +164,7 @@ func (b *Board) bootFlash32(ctx context.Context, start time.Duration) {
 		b.logf("flash boot: Set actual ota_seq=%d in otadata[0]", e.Seq)
 	}
 	if b.cfg.App != nil {
-		b.cfg.App(ctx, &AppEnv{b: b, Entry: uint32(im.Entry), ResetCause: b.lastCause()})
+		b.cfg.App(ctx, &AppEnv{b: b, Entry: uint32(im.Entry), ResetCause: b.lastCause(), running: &app})
 	}
 	<-ctx.Done()
 }
@@ -232,6 +248,17 @@ func checkApp(data []byte, chip string, p layout.Partition) (*image.Image, strin
 		return nil, "esp_image: Image hash failed - image is corrupt"
 	}
 	return im, ""
+}
+
+// rollbackNote says what a rollback write means, for the board's log.
+func rollbackNote(w otadata.Write) string {
+	switch w.Entry.State {
+	case otadata.StateAborted:
+		return " (the app never confirmed itself: rolled back)"
+	case otadata.StatePendingVerify:
+		return " (first boot of an update: the app must confirm itself before the next reset)"
+	}
+	return ""
 }
 
 // seqNote says which otadata entry chose the slot, for the board's log.

@@ -2,6 +2,7 @@ package virtualboard
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -261,6 +262,9 @@ func bootEntryPort(t *testing.T, img []byte) (uint32, string, *Board, *HostPort)
 	}
 	t.Cleanup(func() { p.Close() })
 	p.SetBaudRate(115200)
+	// Let the power-on boot find the flash blank first: one that found
+	// img could write otadata before the reset below cut it short.
+	readUntil(t, p, "invalid header", 1)
 	b.Flash().Load(0, img)
 	b.Reset(false)
 	out := readUntil(t, p, "app up", 1)
@@ -284,18 +288,38 @@ func entryOf(t *testing.T, app []byte) uint32 {
 // The bootloader boots the OTA slot the otadata entry with the highest
 // valid seq selects (bootloader_utility.c), says so in the board's log
 // in the real bootloader's words, and falls back as ESP-IDF does.
+//
+// App rollback (arduino-esp32's bootloader is built with
+// CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE): a NEW entry is made
+// PENDING_VERIFY and its slot booted; a PENDING_VERIFY one (the app did
+// not confirm itself; this test app never does, it runs no initArduino)
+// is made ABORTED and the other slot booted. Those lines are DEBUG level,
+// so nothing is printed but the ERROR line when no valid entry is left
+// beside a corrupt one.
 func TestESP32BootsSlotFromOTAData(t *testing.T) {
 	corrupt := entry(2, otadata.StateUndefined)
 	corrupt.CRC ^= 0x100
+	corrupt3 := entry(3, otadata.StateValid)
+	corrupt3.CRC ^= 0x100
 	cases := []struct {
 		name   string
 		e0, e1 *otadata.Entry
 		slot   int
+		// after is otadata[1] in flash once booted (nil: e1), event a
+		// board log line, printed the bootloader's error lines.
+		after          *otadata.Entry
+		event, printed string
 	}{
-		{"seq 2 selects app1", entry(1, otadata.StateUndefined), entry(2, otadata.StateUndefined), 1},
-		{"seq 3 selects app0", entry(3, otadata.StateUndefined), entry(2, otadata.StateUndefined), 0},
-		{"corrupt newer entry", entry(1, otadata.StateUndefined), corrupt, 0},
-		{"aborted newer entry", entry(1, otadata.StateUndefined), entry(2, otadata.StateAborted), 0},
+		{"seq 2 selects app1", entry(1, otadata.StateUndefined), entry(2, otadata.StateUndefined), 1, nil, "", ""},
+		{"seq 3 selects app0", entry(3, otadata.StateUndefined), entry(2, otadata.StateUndefined), 0, nil, "", ""},
+		{"corrupt newer entry", entry(1, otadata.StateUndefined), corrupt, 0, nil, "", ""},
+		{"aborted newer entry", entry(1, otadata.StateUndefined), entry(2, otadata.StateAborted), 0, nil, "", ""},
+		{"new update", entry(1, otadata.StateUndefined), entry(2, otadata.StateNew), 1, entry(2, otadata.StatePendingVerify),
+			"otadata[1] seq 2 NEW -> PENDING_VERIFY", ""},
+		{"unconfirmed update", entry(1, otadata.StateUndefined), entry(2, otadata.StatePendingVerify), 0, entry(2, otadata.StateAborted),
+			"otadata[1] seq 2 PENDING_VERIFY -> ABORTED (the app never confirmed itself: rolled back)", ""},
+		{"unconfirmed beside a corrupt entry", corrupt3, entry(2, otadata.StatePendingVerify), 0, entry(2, otadata.StateAborted),
+			"otadata[1] seq 2 PENDING_VERIFY -> ABORTED", "boot: ota data partition invalid and no factory, will try all partitions\r\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -308,12 +332,21 @@ func TestESP32BootsSlotFromOTAData(t *testing.T) {
 			if got != want {
 				t.Fatalf("entry 0x%x, want 0x%x (slot %d)", got, want, c.slot)
 			}
-			if strings.Contains(out, "E (") {
-				t.Fatalf("errors on a good boot: %q", out)
+			if c.printed == "" && strings.Contains(out, "E (") || !strings.Contains(out, c.printed) {
+				t.Fatalf("serial output %q, want error lines %q", out, c.printed)
 			}
-			line := fmt.Sprintf("flash boot: Loaded app from partition at offset 0x%x (app%d, ota_%d", off, c.slot, c.slot)
-			if !strings.Contains(strings.Join(b.Events(), "\n"), line) {
-				t.Fatalf("no %q in the board log:\n%s", line, strings.Join(b.Events(), "\n"))
+			for _, line := range []string{fmt.Sprintf("flash boot: Loaded app from partition at offset 0x%x (app%d, ota_%d", off, c.slot, c.slot), c.event} {
+				if !strings.Contains(strings.Join(b.Events(), "\n"), line) {
+					t.Fatalf("no %q in the board log:\n%s", line, strings.Join(b.Events(), "\n"))
+				}
+			}
+			od, _ := defaultTable(t).ByLabel("otadata")
+			e, err := otadata.Parse(b.Flash().Read(od.Offset, int(od.Size)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := cmp.Or(c.after, c.e1); e[1] != *want || e[0] != *c.e0 {
+				t.Fatalf("otadata after the boot %+v, want otadata[0] unchanged and otadata[1] %+v", e, *want)
 			}
 		})
 	}

@@ -69,17 +69,15 @@ func NextUpdatePartition(pt *layout.PartitionTable, running layout.Partition) (l
 
 // SetBootPartition is esp_ota_set_boot_partition for an OTA slot without
 // the image check (esp_rewrite_ota_data, see otadata.SetBoot); the write
-// goes through fl with its timing. The entry's state is UNDEFINED, as an
-// app built without CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE writes it.
-// arduino-esp32 3.x is built with it (esp32-arduino-lib-builder
-// configs/defconfig.common, bootloader and libraries alike), so a real
-// board writes NEW, its bootloader turns NEW into PENDING_VERIFY on the
-// next boot (and a PENDING_VERIFY left unconfirmed into ABORTED on the
-// boot after) until the app confirms it VALID. That state machine is not
-// modelled: a confirmed update selects the same slot either way.
+// goes through fl with its timing. The entry's state is NEW
+// (set_new_state_otadata): arduino-esp32 3.x is built with
+// CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (esp32-arduino-lib-builder
+// configs/defconfig.common, bootloader and libraries alike), so the
+// bootloader makes it PENDING_VERIFY on the next boot and ABORTED on the
+// boot after unless the app confirms itself (AppEnv.InitArduino).
 func SetBootPartition(ctx context.Context, fl *Flash, pt *layout.PartitionTable, p layout.Partition) error {
 	s := otadata.SlotsOf(pt)
-	sector, e, err := otadata.SetBoot(pt, s.Read(fl.Read), p, otadata.StateUndefined)
+	sector, e, err := otadata.SetBoot(pt, s.Read(fl.Read), p, otadata.StateNew)
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,26 @@ const (
 	StateUndefined     uint32 = 0xFFFFFFFF
 )
 
+// StateName is the state's esp_ota_img_states_t name without its
+// ESP_OTA_IMG_ prefix ("0x…" for a value that is none of them).
+func StateName(state uint32) string {
+	switch state {
+	case StateNew:
+		return "NEW"
+	case StatePendingVerify:
+		return "PENDING_VERIFY"
+	case StateValid:
+		return "VALID"
+	case StateInvalid:
+		return "INVALID"
+	case StateAborted:
+		return "ABORTED"
+	case StateUndefined:
+		return "UNDEFINED"
+	}
+	return fmt.Sprintf("0x%x", state)
+}
+
 // Entry is one esp_ota_select_entry_t.
 type Entry struct {
 	Seq   uint32
@@ -250,15 +270,39 @@ type Selection struct {
 	Initial bool
 	// Note is the bootloader's log line for the choice ("" for none).
 	Note string
+	// NoteIsError: Note is an ESP_LOGE line, which arduino-esp32's
+	// bootloader (log level ERROR) prints; the others are ESP_LOGI.
+	NoteIsError bool
+	// Writes are the entries the bootloader rewrites while choosing, in
+	// order (app rollback, see Select); Entries already hold them.
+	Writes []Write
 }
 
-// Select is bootloader_utility_get_selected_boot_partition as built
-// without CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK: no otadata partition → the
-// factory app; both entries empty or corrupt (or no OTA slots) → the
-// factory app if there is one, else OTA slot 0; otherwise slot (seq-1) %
-// app_count of the active entry, or the factory index when no entry
-// passes its CRC. data holds the otadata partition's bytes (nil when the
-// table has none).
+// Write is an otadata entry rewritten in place: sector Sector is erased
+// and Entry programmed at its start (write_otadata in
+// bootloader_utility.c, rewrite_ota_seq in esp_ota_ops.c).
+type Write struct {
+	Sector int
+	Entry  Entry
+	// From is the entry's state before the write.
+	From uint32
+}
+
+// Select is bootloader_utility_get_selected_boot_partition as
+// arduino-esp32 builds the bootloader: with
+// CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE (esp32-arduino-lib-builder
+// configs/defconfig.common) and without CONFIG_BOOTLOADER_APP_ANTI_ROLLBACK.
+// No otadata partition → the factory app. Otherwise app rollback first:
+// an entry still PENDING_VERIFY (its app never confirmed itself) becomes
+// ABORTED, which makes it invalid. Then both entries empty, corrupt or
+// invalid (or no OTA slots) → the factory app if there is one, else OTA
+// slot 0; otherwise slot (seq-1) % app_count of the active entry — which,
+// when NEW (esp_ota_set_boot_partition's state for a fresh update),
+// becomes PENDING_VERIFY — or the factory index when no entry passes its
+// CRC. Both rewrites are in Selection.Writes, for the caller to program
+// (so Select is also what the next boot will choose: an unconfirmed
+// update is already rolled back). data holds the otadata partition's
+// bytes (nil when the table has none).
 func Select(pt *layout.PartitionTable, data []byte) (Selection, error) {
 	s := SlotsOf(pt)
 	sel := Selection{Index: FactoryIndex, Active: -1}
@@ -268,6 +312,15 @@ func Select(pt *layout.PartitionTable, data []byte) (Selection, error) {
 	e, err := Parse(data)
 	if err != nil {
 		return sel, err
+	}
+	// The check looks at the state alone (no seq or CRC test), before
+	// anything else: an app that was booted once as PENDING_VERIFY and
+	// did not call esp_ota_mark_app_valid_cancel_rollback is given up.
+	for i := range e {
+		if e[i].State == StatePendingVerify {
+			e[i].State = StateAborted
+			sel.Writes = append(sel.Writes, Write{Sector: i, Entry: e[i], From: StatePendingVerify})
+		}
 	}
 	sel.Entries = e
 	if (e[0].invalid() && e[1].invalid()) || s.Count == 0 {
@@ -283,10 +336,16 @@ func Select(pt *layout.PartitionTable, data []byte) (Selection, error) {
 	switch {
 	case sel.Active >= 0:
 		sel.Index = int((e[sel.Active].Seq - 1) % uint32(s.Count))
+		if a := &sel.Entries[sel.Active]; a.State == StateNew {
+			// The update's first boot: from here the app must confirm
+			// itself before the next reset.
+			a.State = StatePendingVerify
+			sel.Writes = append(sel.Writes, Write{Sector: sel.Active, Entry: *a, From: StateNew})
+		}
 	case s.Factory != nil:
-		sel.Note = "ota data partition invalid, falling back to factory"
+		sel.Note, sel.NoteIsError = "ota data partition invalid, falling back to factory", true
 	default:
-		sel.Note = "ota data partition invalid and no factory, will try all partitions"
+		sel.Note, sel.NoteIsError = "ota data partition invalid and no factory, will try all partitions", true
 	}
 	return sel, nil
 }
@@ -420,4 +479,103 @@ func erased(n int) []byte {
 		b[i] = 0xFF
 	}
 	return b
+}
+
+// ErrNotFound is esp_ota_get_state_partition's ESP_ERR_NOT_FOUND: no
+// otadata entry with a good CRC selects the partition (an app flashed
+// over serial with boot_app0.bin's entry is found; a factory app or an
+// erased otadata is not).
+var ErrNotFound = errors.New("no otadata entry selects this partition")
+
+// StateOf is esp_ota_get_state_partition(p) (esp_ota_ops.c): the state
+// of the first entry, otadata[0] before otadata[1], whose CRC matches and
+// whose seq maps to p's OTA slot — whether or not that entry is the
+// active one.
+func StateOf(pt *layout.PartitionTable, data []byte, p layout.Partition) (uint32, error) {
+	if p.Type != layout.TypeApp || p.SubType < layout.SubTypeOTA0 || p.SubType >= layout.SubTypeOTA0+16 {
+		return 0, fmt.Errorf("%s is not an OTA app partition (ESP_ERR_NOT_SUPPORTED)", p.Label)
+	}
+	s := SlotsOf(pt)
+	if s.OTAData == nil || s.Count == 0 {
+		return 0, ErrNotFound
+	}
+	e, err := Parse(data)
+	if err != nil {
+		return 0, err
+	}
+	for _, x := range e {
+		if int((x.Seq-1)%uint32(s.Count)) == int(p.SubType-layout.SubTypeOTA0) && x.CRC == CRC(x.Seq) {
+			return x.State, nil
+		}
+	}
+	return 0, ErrNotFound
+}
+
+// ErrFactory is esp_ota_current_ota_is_workable's ESP_FAIL ("Running
+// firmware is factory"): no valid entry, or no OTA slots.
+var ErrFactory = errors.New("no valid otadata entry: the running firmware is the factory app")
+
+// MarkValid is esp_ota_mark_app_valid_cancel_rollback
+// (esp_ota_current_ota_is_workable(true)): the active entry — not
+// necessarily the running partition's — becomes VALID, rewritten in its
+// own sector. ok is false when it already is VALID (nothing written).
+func MarkValid(pt *layout.PartitionTable, data []byte) (w Write, ok bool, err error) {
+	active, e, err := workable(pt, data)
+	if err != nil || e[active].State == StateValid {
+		return Write{}, false, err
+	}
+	w = Write{Sector: active, Entry: e[active], From: e[active].State}
+	w.Entry.State = StateValid
+	return w, true, nil
+}
+
+// ErrRollbackFailed is ESP_ERR_OTA_ROLLBACK_FAILED ("Rollback is not
+// possible, do not have any suitable apps in slots").
+var ErrRollbackFailed = errors.New("rollback is not possible: no other bootable app in the OTA slots or factory partition")
+
+// MarkInvalid is esp_ota_mark_app_invalid_rollback_and_reboot up to its
+// esp_restart(): when esp_ota_check_rollback_is_possible finds another
+// app to boot (the other entry's slot if that entry is valid, else the
+// factory app; bootable checks an app image as esp_image_verify does),
+// the active entry becomes INVALID in its own sector; the caller then
+// restarts the chip.
+func MarkInvalid(pt *layout.PartitionTable, data []byte, bootable func(layout.Partition) bool) (Write, error) {
+	active, e, err := workable(pt, data)
+	if err != nil {
+		return Write{}, err
+	}
+	s := SlotsOf(pt)
+	other := e[1-active]
+	possible := false
+	switch {
+	case other.Valid():
+		p := s.Partition(int((other.Seq - 1) % uint32(s.Count)))
+		possible = p != nil && bootable(*p)
+	case s.Factory != nil:
+		possible = bootable(*s.Factory)
+	}
+	if !possible {
+		return Write{}, ErrRollbackFailed
+	}
+	w := Write{Sector: active, Entry: e[active], From: e[active].State}
+	w.Entry.State = StateInvalid
+	return w, nil
+}
+
+// workable is the common start of esp_ota_current_ota_is_workable: the
+// entries and the active one, or ErrFactory.
+func workable(pt *layout.PartitionTable, data []byte) (int, [2]Entry, error) {
+	s := SlotsOf(pt)
+	if s.OTAData == nil {
+		return 0, [2]Entry{}, errors.New("the partition table has no otadata partition (ESP_ERR_NOT_FOUND)")
+	}
+	e, err := Parse(data)
+	if err != nil {
+		return 0, e, err
+	}
+	active := Active(e)
+	if active < 0 || s.Count == 0 {
+		return 0, e, ErrFactory
+	}
+	return active, e, nil
 }

@@ -148,7 +148,150 @@ func FuzzParse(f *testing.F) {
 		if sel.Index != FactoryIndex && (sel.Index < 0 || sel.Index > 1) {
 			t.Fatalf("slot %d of a two-slot table", sel.Index)
 		}
+		// The rollback writes are what Entries hold; what is left
+		// PENDING_VERIFY is only the entry this boot moved there.
+		for _, w := range sel.Writes {
+			if sel.Entries[w.Sector] != w.Entry {
+				t.Fatalf("write %+v is not entry %d %+v", w, w.Sector, sel.Entries[w.Sector])
+			}
+		}
+		for i, x := range sel.Entries {
+			if x.State == StatePendingVerify && (i != sel.Active || e[i].State != StateNew) {
+				t.Fatalf("entry %d left PENDING_VERIFY: %+v", i, sel.Entries)
+			}
+		}
+		// Once written and confirmed, the same slot boots again with
+		// nothing more to write.
+		after := apply(b, sel.Writes)
+		if w, ok, err := MarkValid(pt, after); err == nil && ok && sel.Active >= 0 {
+			again, err := Select(pt, apply(after, []Write{w}))
+			if err != nil || again.Index != sel.Index || len(again.Writes) != 0 {
+				t.Fatalf("after confirming: %+v %v, want slot %d and no writes", again, err, sel.Index)
+			}
+		}
 	})
+}
+
+// apply programs writes into a copy of otadata bytes as write_otadata does.
+func apply(b []byte, writes []Write) []byte {
+	b = bytes.Clone(b)
+	for _, w := range writes {
+		sec := b[w.Sector*SectorSize : (w.Sector+1)*SectorSize]
+		for i := range sec {
+			sec[i] = 0xFF
+		}
+		copy(sec, w.Entry.Marshal())
+	}
+	return b
+}
+
+// App rollback as arduino-esp32's bootloader is built
+// (CONFIG_BOOTLOADER_APP_ROLLBACK_ENABLE): an update's NEW entry is made
+// PENDING_VERIFY on its first boot; confirmed, it stays; left
+// PENDING_VERIFY, the next boot makes it ABORTED and boots the other
+// slot.
+func TestSelectRollback(t *testing.T) {
+	def := defaultTable(t)
+	app0, _ := def.ByLabel("app0")
+	app1, _ := def.ByLabel("app1")
+	data := BootApp0()
+	sector, e, err := SetBoot(def, data, app1, StateNew)
+	if err != nil || sector != 1 {
+		t.Fatalf("SetBoot: sector %d %v", sector, err)
+	}
+	data = apply(data, []Write{{Sector: sector, Entry: e}})
+
+	first, err := Select(def, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Index != 1 || len(first.Writes) != 1 || first.Writes[0].Sector != 1 || first.Writes[0].From != StateNew || first.Writes[0].Entry.State != StatePendingVerify {
+		t.Fatalf("first boot of the update: %+v", first)
+	}
+	pending := apply(data, first.Writes)
+	if st, err := StateOf(def, pending, app1); err != nil || st != StatePendingVerify {
+		t.Fatalf("app1's state %s %v, want PENDING_VERIFY", StateName(st), err)
+	}
+	if st, err := StateOf(def, pending, app0); err != nil || st != StateUndefined {
+		t.Fatalf("app0's state %s %v, want boot_app0's UNDEFINED", StateName(st), err)
+	}
+
+	// Confirmed: VALID in its own sector, and app1 keeps booting.
+	w, ok, err := MarkValid(def, pending)
+	if err != nil || !ok || w.Sector != 1 || w.Entry.State != StateValid || w.Entry.Seq != 2 {
+		t.Fatalf("MarkValid: %+v %v %v", w, ok, err)
+	}
+	valid := apply(pending, []Write{w})
+	if again, _ := Select(def, valid); again.Index != 1 || len(again.Writes) != 0 {
+		t.Fatalf("after confirming: %+v", again)
+	}
+	if _, ok, err := MarkValid(def, valid); ok || err != nil {
+		t.Fatalf("confirming twice wrote again (%v, %v)", ok, err)
+	}
+
+	// Not confirmed: the next boot aborts it and boots app0.
+	back, err := Select(def, pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.Index != 0 || back.Active != 0 || len(back.Writes) != 1 || back.Writes[0].Sector != 1 || back.Writes[0].Entry.State != StateAborted || back.Writes[0].From != StatePendingVerify {
+		t.Fatalf("boot after an unconfirmed update: %+v", back)
+	}
+	aborted := apply(pending, back.Writes)
+	if again, _ := Select(def, aborted); again.Index != 0 || len(again.Writes) != 0 {
+		t.Fatalf("the boot after: %+v", again)
+	}
+
+	// With no other entry, the aborted one leaves both invalid: the
+	// bootloader says "No factory image, trying OTA 0" (not an initial
+	// otadata, so set_actual_ota_seq writes nothing).
+	only, err := Select(def, otadataBytes(nil, entry(2, StatePendingVerify)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if only.Index != 0 || only.Initial || only.Note != "No factory image, trying OTA 0" || only.NoteIsError || len(only.Writes) != 1 {
+		t.Fatalf("lone PENDING_VERIFY entry: %+v", only)
+	}
+	// A corrupt other entry is not "invalid", so the bootloader reports
+	// the data invalid at ERROR level and tries every slot.
+	corrupt := entry(3, StateValid)
+	corrupt.CRC ^= 1
+	bad, _ := Select(def, otadataBytes(corrupt, entry(2, StatePendingVerify)))
+	if bad.Index != FactoryIndex || !bad.NoteIsError || bad.Note != "ota data partition invalid and no factory, will try all partitions" {
+		t.Fatalf("aborted entry beside a corrupt one: %+v", bad)
+	}
+}
+
+// verifyOta() false: esp_ota_mark_app_invalid_rollback_and_reboot marks
+// the active entry INVALID when another app can boot, else refuses.
+func TestMarkInvalid(t *testing.T) {
+	def := defaultTable(t)
+	data := otadataBytes(entry(1, StateValid), entry(2, StatePendingVerify))
+	all := func(layout.Partition) bool { return true }
+	w, err := MarkInvalid(def, data, all)
+	if err != nil || w.Sector != 1 || w.Entry.State != StateInvalid || w.Entry.Seq != 2 {
+		t.Fatalf("MarkInvalid: %+v %v", w, err)
+	}
+	if sel, _ := Select(def, apply(data, []Write{w})); sel.Index != 0 {
+		t.Fatalf("after marking app1 invalid the bootloader picks slot %d", sel.Index)
+	}
+	if _, err := MarkInvalid(def, data, func(layout.Partition) bool { return false }); err != ErrRollbackFailed {
+		t.Fatalf("no bootable previous app: %v, want ErrRollbackFailed", err)
+	}
+	if _, err := MarkInvalid(def, otadataBytes(nil, entry(2, StatePendingVerify)), all); err != ErrRollbackFailed {
+		t.Fatalf("no other entry and no factory app: %v, want ErrRollbackFailed", err)
+	}
+	if _, _, err := MarkValid(def, otadataBytes(nil, nil)); err != ErrFactory {
+		t.Fatalf("MarkValid on erased otadata: %v, want ErrFactory", err)
+	}
+	nvs, _ := def.ByLabel("nvs")
+	if _, err := StateOf(def, data, nvs); err == nil {
+		t.Fatal("StateOf accepted a data partition")
+	}
+	app1, _ := def.ByLabel("app1")
+	if _, err := StateOf(def, otadataBytes(nil, nil), app1); err != ErrNotFound {
+		t.Fatalf("StateOf on erased otadata: %v, want ErrNotFound", err)
+	}
 }
 
 func defaultTable(t *testing.T) *layout.PartitionTable {

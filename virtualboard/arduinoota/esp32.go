@@ -125,8 +125,9 @@ func (u *update32) begin(size uint32, cmd ota.Command, label string) bool {
 	var part *layout.Partition
 	switch cmd {
 	case ota.CommandFlash:
-		running, _, err := virtualboard.BootApp(fl, u.env.Chip())
-		if err == nil {
+		// esp_ota_get_next_update_partition(NULL) starts from the
+		// running partition, not from what otadata now selects.
+		if running, ok := u.env.RunningPartition(); ok {
 			if p, err := virtualboard.NextUpdatePartition(pt, running); err == nil {
 				part = &p
 			}

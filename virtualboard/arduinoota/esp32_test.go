@@ -12,6 +12,7 @@ import (
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/ota"
 	"github.com/iotbench/iotbench/flasher/otadata"
+	"github.com/iotbench/iotbench/virtualboard"
 	"github.com/iotbench/iotbench/virtualboard/arduinoota"
 	"github.com/iotbench/iotbench/virtualboard/esp32fw"
 )
@@ -40,6 +41,12 @@ func app32(t testing.TB, version uint32, size int) []byte {
 // app v1 in app0, running BasicOTA (which prints at 115200).
 func newRig32(t testing.TB, cfg arduinoota.Config, v1 []byte) *rig {
 	t.Helper()
+	return newRig32With(t, cfg, v1, arduinoota.BasicOTA)
+}
+
+// newRig32With is newRig32 running app.
+func newRig32With(t testing.TB, cfg arduinoota.Config, v1 []byte, app func(*arduinoota.Device) virtualboard.App) *rig {
+	t.Helper()
 	cfg.Chip = chip32
 	pt := table32(t)
 	fw, err := esp32fw.Merged(chip32, pt, 1)
@@ -48,7 +55,7 @@ func newRig32(t testing.TB, cfg arduinoota.Config, v1 []byte) *rig {
 	}
 	app0, _ := pt.ByLabel("app0")
 	fw = append(fw[:app0.Offset], v1...)
-	return newChipRig(t, cfg, 115200, fw, arduinoota.BasicOTA)
+	return newChipRig(t, cfg, 115200, fw, app)
 }
 
 func (r *rig) otadata(t testing.TB) [2]otadata.Entry {

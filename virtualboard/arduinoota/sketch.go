@@ -83,9 +83,17 @@ func (d *Device) WithEboot(app virtualboard.App) virtualboard.App {
 // banner with the version and the partition it runs from (Running32).
 // Then ArduinoOTA.begin() with PrintCallbacks, and handle() every 10 ms.
 // The firmware twin does the same around its own work; tests and demos
-// use this one.
-func BasicOTA(d *Device) virtualboard.App {
+// use this one. On ESP32-family chips the core's initArduino() confirms a
+// new app first (AppEnv.InitArduino).
+func BasicOTA(d *Device) virtualboard.App { return BasicOTAHooks(d, virtualboard.ArduinoHooks{}) }
+
+// BasicOTAHooks is BasicOTA with the sketch's verifyRollbackLater() and
+// verifyOta() overrides (ESP32-family chips only).
+func BasicOTAHooks(d *Device, hooks virtualboard.ArduinoHooks) virtualboard.App {
 	return func(ctx context.Context, env *virtualboard.AppEnv) {
+		if err := env.InitArduino(ctx, hooks); err != nil {
+			return
+		}
 		if image.IsESP8266(env.Chip()) {
 			app, err := d.Boot(ctx, env)
 			if err != nil {
@@ -132,9 +140,9 @@ type App32 struct {
 
 // Running32 is the running app of an ESP32-family board.
 func Running32(env *virtualboard.AppEnv) (App32, error) {
-	p, _, err := virtualboard.BootApp(env.Flash(), env.Chip())
-	if err != nil {
-		return App32{}, err
+	p, ok := env.RunningPartition()
+	if !ok {
+		return App32{}, fmt.Errorf("%s: no running app partition (not an ESP32-family board)", env.Chip())
 	}
 	// 8-byte header, 16-byte extended header, 8-byte segment header.
 	return App32{Partition: p, Version: binary.LittleEndian.Uint32(env.Flash().Read(p.Offset+32, 4))}, nil
