@@ -16,12 +16,12 @@ import (
 // model with its timing.
 
 // BootApp is the app partition this flash boots on chip and the choice
-// that led to it, as the second-stage bootloader finds it: otadata.Select,
-// then the first partition in boot order whose image is valid. It reads
-// the flash as it is now: for a running app that is the partition it runs
-// from (esp_ota_get_running_partition), since the bootloader's choice only
-// changes when otadata does, and an update that rewrites otadata restarts
-// the chip.
+// that led to it, as the second-stage bootloader will find it on the next
+// boot: otadata.Select (app rollback included: an entry left
+// PENDING_VERIFY counts as aborted), then the first partition in boot
+// order whose image is valid. It only reads; the bootloader's otadata
+// writes are in the Selection. A running app's own partition is
+// AppEnv.RunningPartition: while an update is unconfirmed the two differ.
 func BootApp(fl *Flash, chip string) (layout.Partition, otadata.Selection, error) {
 	pt, err := layout.ParseBinary(fl.Read(layout.PartitionTableOffset, layout.PartitionTableMaxLen))
 	if err != nil {
