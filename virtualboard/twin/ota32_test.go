@@ -3,6 +3,7 @@ package twin
 import (
 	"context"
 	"errors"
+	"github.com/iotbench/iotbench/flasher/otadata"
 	"strings"
 	"testing"
 
@@ -75,6 +76,10 @@ func TestESP32TwinOTAUpdate(t *testing.T) {
 	}
 	if got := b.board.Flash().Read(app1.Offset, len(v2)); string(got) != string(v2) {
 		t.Fatal("app1 does not hold the uploaded image")
+	}
+	od := otadataPart(t)
+	if e, err := otadata.Parse(b.board.Flash().Read(od.Offset, int(od.Size))); err != nil || e[1] != otadata.NewEntry(2, otadata.StateValid) {
+		t.Fatalf("otadata after the update: %+v %v, want otadata[1] seq 2 VALID (the core confirms the new app)", e, err)
 	}
 	b.console.checkStatusLines(t)
 }

@@ -181,6 +181,11 @@ func (s *sketch) stop(ctx context.Context, why string) {
 }
 
 func (s *sketch) run(ctx context.Context) {
+	// arduino-esp32's initArduino() confirms a new app before setup()
+	// (nothing on the ESP8266).
+	if s.env.InitArduino(ctx, virtualboard.ArduinoHooks{}) != nil {
+		return
+	}
 	if s.env.Chip() == "ESP8266" {
 		s.env.Begin(baud)
 	} else {
