@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"github.com/iotbench/iotbench/virtualboard/esp32fw"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -237,21 +238,9 @@ func AppImage32(chip string, version uint32, size int) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := image.RAMWindows(b.Chip)
+	dram, iram, err := esp32fw.RAMWindows(b.Chip)
 	if err != nil {
 		return nil, err
-	}
-	var dram, iram uint32
-	for _, w := range ws {
-		switch {
-		case w[0] < 0x40000000 && dram == 0:
-			dram = w[0]
-		case w[0] >= 0x40000000 && iram == 0:
-			iram = w[0]
-		}
-	}
-	if dram == 0 || iram == 0 {
-		return nil, fmt.Errorf("%s: no DRAM and IRAM windows known", chip)
 	}
 	r := rand.New(rand.NewPCG(uint64(version), 0xe532))
 	data := codeLike(r, 1024)

@@ -40,7 +40,7 @@ func build(chip string, dataLen, codeLen int, seed, entry uint32) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	dram, iram, err := ramWindows(b.Chip)
+	dram, iram, err := RAMWindows(b.Chip)
 	if err != nil {
 		return nil, err
 	}
@@ -50,8 +50,9 @@ func build(chip string, dataLen, codeLen int, seed, entry uint32) ([]byte, error
 	return b.Build()
 }
 
-// ramWindows picks a DRAM and an IRAM load address of the chip.
-func ramWindows(chip string) (dram, iram uint32, err error) {
+// RAMWindows picks a DRAM and an IRAM load address of the chip (for
+// stand-in images, here and in virtualboard/arduinoota).
+func RAMWindows(chip string) (dram, iram uint32, err error) {
 	ws, err := image.RAMWindows(chip)
 	if err != nil {
 		return 0, 0, err
