@@ -5,8 +5,8 @@ import (
 	"fmt"
 
 	"github.com/iotbench/iotbench/flasher/fsimage"
-	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/place"
 )
 
 // chooseESP32 finds the filesystem of an ESP32-family board in its
@@ -51,12 +51,9 @@ func (r *run) chooseESP32(ctx context.Context) (fsimage.Geometry, error) {
 		}
 		from, write = fmt.Sprintf("the chip at 0x%x", layout.PartitionTableOffset), false
 		if pt == nil {
-			scheme := layout.ESP32DefaultFor(r.flash)
-			if scheme == "" {
-				return fsimage.Geometry{}, fmt.Errorf("the chip has no partition table and arduino-esp32 has no default one for %d MB of flash: pass --partitions TABLE.csv", r.flash>>20)
-			}
-			if pt, err = layout.ESP32DefaultTable(scheme, r.flash); err != nil {
-				return fsimage.Geometry{}, err
+			var scheme string
+			if pt, scheme, err = place.DefaultTable(r.flash); err != nil {
+				return fsimage.Geometry{}, fmt.Errorf("the chip has no partition table and %w with --partitions", err)
 			}
 			from, write = "scheme "+scheme+" (the chip had no table)", true
 			r.event(StepImage, KindProgress, fmt.Sprintf("no partition table on the chip at 0x%x: writing arduino-esp32's %s scheme", layout.PartitionTableOffset, scheme))
@@ -84,12 +81,9 @@ func (r *run) chooseESP32(ctx context.Context) (fsimage.Geometry, error) {
 		}
 	}
 	if len(r.o.App) > 0 && !merged {
-		app, err := pt.BootApp()
+		app, err := place.AppPartition(pt, len(r.o.App))
 		if err != nil {
 			return fsimage.Geometry{}, fmt.Errorf("--app %s: %w", r.appName(), err)
-		}
-		if len(r.o.App) > int(app.Size) {
-			return fsimage.Geometry{}, fmt.Errorf("--app %s is %d bytes but the app partition %s holds %d: use a table with a bigger app partition (--partitions huge_app, say)", r.appName(), len(r.o.App), app, app.Size)
 		}
 		r.appAt = app.Offset
 	}
@@ -110,54 +104,17 @@ func (r *run) chipTable(ctx context.Context) (*layout.PartitionTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the partition table at 0x%x: %w", layout.PartitionTableOffset, err)
 	}
-	if allErased(b) {
-		return nil, nil
-	}
-	pt, err := layout.ParseBinary(b)
+	pt, err := place.ChipTable(b)
 	if err != nil {
-		return nil, fmt.Errorf("the partition table on the chip at 0x%x is damaged: %w; pass --partitions (a CSV, or a scheme such as default) to write a good one", layout.PartitionTableOffset, err)
+		return nil, fmt.Errorf("%w; pass --partitions (a CSV, or a scheme such as default) to write a good one", err)
 	}
 	return pt, nil
 }
 
-// splitApp tells a merged image from an app image by what a merged one
-// holds: the bootloader at the chip's bootloader offset and a partition
-// table at 0x8000 (esp-serial-protocol.md §14.4; on the S3/C3/C6/H2 the
-// bootloader is at 0x0, so both kinds start with 0xE9 there). Every image
-// inside must be for this chip.
+// splitApp is place.Split with --app in its errors.
 func splitApp(app []byte, chip string) (merged bool, table *layout.PartitionTable, err error) {
-	blOff, err := image.BootloaderOffset(chip)
-	if err != nil {
-		return false, nil, err
+	if merged, table, err = place.Split(app, chip); err != nil {
+		return false, nil, fmt.Errorf("--app: %w", err)
 	}
-	check := func(what string, b []byte) error {
-		im, err := image.Parse(b, chip)
-		if err == nil {
-			err = im.CheckChipID(chip)
-		}
-		if err != nil {
-			return fmt.Errorf("--app: %s: %w", what, err)
-		}
-		return nil
-	}
-	t := layout.PartitionTableOffset
-	if len(app) > t+2 && app[t] == 0xAA && app[t+1] == 0x50 {
-		if err := check(fmt.Sprintf("the bootloader at 0x%x of the merged image", blOff), app[blOff:]); err != nil {
-			return false, nil, fmt.Errorf("%w (a merged image for the %s has its bootloader at 0x%x: merge it for this chip)", err, chip, blOff)
-		}
-		pt, err := layout.ParseBinary(app[t:])
-		if err != nil {
-			return false, nil, fmt.Errorf("--app: the partition table at 0x%x of the merged image: %w", t, err)
-		}
-		if a, err := pt.BootApp(); err == nil && int(a.Offset) < len(app) {
-			if err := check(fmt.Sprintf("the app at 0x%x of the merged image", a.Offset), app[a.Offset:]); err != nil {
-				return false, nil, err
-			}
-		}
-		return true, pt, nil
-	}
-	if len(app) == 0 || app[0] != image.Magic {
-		return false, nil, fmt.Errorf("--app is neither an app image (it does not start with 0xE9) nor a merged image (no partition table at 0x%x): pass the sketch's .bin or the output of iotbench merge-bin", t)
-	}
-	return false, nil, check("the app image", app)
+	return merged, table, nil
 }

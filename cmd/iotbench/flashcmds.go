@@ -13,6 +13,7 @@ import (
 	"github.com/iotbench/iotbench/flasher/fsimage"
 	"github.com/iotbench/iotbench/flasher/ihex"
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/place"
 	"github.com/iotbench/iotbench/flasher/target"
 )
 
@@ -402,44 +403,33 @@ func checkPartitionRegions(chip *target.Chip, regions []flasher.Region, flashSiz
 // esp32FSRegion builds (or checks) the filesystem image for the chosen
 // partition of an ESP32 table.
 func esp32FSRegion(pt *layout.PartitionTable, src, label, dir, imagePath, kind, fixed string) (*flasher.Region, error) {
-	p, err := pt.FS()
-	if label != "" {
-		p, err = pt.ByLabel(label)
-	}
-	if err != nil {
-		return nil, &flasher.InputError{Msg: fmt.Sprintf("partition table from %s: %v", src, err)}
-	}
-	g, err := fsimage.ForESP32Partition(p)
-	if err != nil {
-		return nil, &flasher.InputError{Msg: err.Error()}
-	}
+	in := place.FS{Dir: dir, Name: imagePath, Label: label}
 	if imagePath != "" {
 		b, err := readInputFile(imagePath)
 		if err != nil {
 			return nil, err
 		}
-		im, err := fsimage.Open(b, "")
+		in.Dir, in.Image = "", b
+	} else {
+		k, err := parseFSKind(kind)
 		if err != nil {
-			return nil, &flasher.InputError{Msg: fmt.Sprintf("%s: %v", imagePath, err)}
+			return nil, err
 		}
-		if len(b) > g.Size || im.BlockSize != g.BlockSize {
-			return nil, &flasher.InputError{Msg: fmt.Sprintf("%s: a %s image of %d bytes in %d-byte blocks does not fit %s (%d bytes, %d-byte blocks): rebuild it with iotbench fs build --partitions", imagePath, im.Kind, len(b), im.BlockSize, g.Name, g.Size, g.BlockSize)}
+		ft, err := parseFixedTime(fixed)
+		if err != nil {
+			return nil, err
 		}
-		return &flasher.Region{Addr: g.Offset, Data: b, Name: fmt.Sprintf("%s (%s) for %s", imagePath, im.Kind, g.Name)}, nil
+		in.Kind, in.Options.FixedTime = k, ft
 	}
-	k, err := parseFSKind(kind)
+	im, err := place.Filesystem(pt, src, in)
 	if err != nil {
-		return nil, err
+		return nil, &flasher.InputError{Msg: err.Error()}
 	}
-	ft, err := parseFixedTime(fixed)
-	if err != nil {
-		return nil, err
+	name := fmt.Sprintf("%s (%s) for %s", imagePath, im.Kind, im.Geometry.Name)
+	if im.Files >= 0 {
+		name = fmt.Sprintf("%s image of %s (%d files) for %s", im.Kind, dir, im.Files, im.Geometry.Name)
 	}
-	tree, img, err := buildFS(k, dir, false, g, ft)
-	if err != nil {
-		return nil, err
-	}
-	return &flasher.Region{Addr: g.Offset, Data: img, Name: fmt.Sprintf("%s image of %s (%d files) for %s", k, dir, len(tree.Files), g.Name)}, nil
+	return &flasher.Region{Addr: im.Geometry.Offset, Data: im.Data, Name: name}, nil
 }
 
 // fsRegionFor turns --fs/--fs-image and --layout into a region to write,
