@@ -610,7 +610,7 @@ type conn struct {
 }
 
 func dialBack(ctx context.Context, env *virtualboard.AppEnv, local, ip net.IP, port uint16) (*conn, error) {
-	dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: env.Clock().Real(connectTimeout)}
+	dl := net.Dialer{LocalAddr: &net.TCPAddr{IP: local}, Timeout: max(env.Clock().Real(connectTimeout), hostLatency)}
 	nc, err := dl.DialContext(ctx, "tcp4", net.JoinHostPort(ip.String(), strconv.Itoa(int(port))))
 	if err != nil {
 		return nil, err
@@ -660,7 +660,11 @@ func (c *conn) print(s string) {
 	if c == nil || c.eof {
 		return
 	}
-	c.c.SetWriteDeadline(time.Now().Add(c.env.Clock().Real(5 * time.Second)))
+	// At least hostLatency of real time: on a clock sped up 1000 times the
+	// 5 s are 5 ms, which a loaded machine can spend between setting the
+	// deadline and the write, and the final "OK" was then never sent
+	// (TestDiscover, TestUploadWithoutPassword under -race).
+	c.c.SetWriteDeadline(time.Now().Add(max(c.env.Clock().Real(5*time.Second), hostLatency)))
 	if _, err := c.c.Write([]byte(s)); err != nil {
 		c.eof = true
 	}
