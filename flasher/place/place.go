@@ -9,6 +9,7 @@
 package place
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/iotbench/iotbench/flasher/fsimage"
@@ -16,6 +17,9 @@ import (
 	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
 )
+
+// ErrOtherChip is wrapped when an image is built for another chip.
+var ErrOtherChip = errors.New("images for another chip do not boot")
 
 // Split tells a merged image from an app image by what a merged one
 // holds: the bootloader at the chip's bootloader offset and a partition
@@ -29,11 +33,19 @@ func Split(app []byte, chip string) (merged bool, table *layout.PartitionTable, 
 	}
 	check := func(what string, b []byte) error {
 		im, err := image.Parse(b, chip)
-		if err == nil {
-			err = im.CheckChipID(chip)
-		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
+		}
+		if err := im.CheckChipID(chip); err != nil {
+			other := "another chip"
+			if im.Extended != nil {
+				if name, ok := image.ChipForImageID(im.Extended.ChipID); ok {
+					other = "the " + name
+				}
+			}
+			// The chip would not run it (the bootloader checks the ID):
+			// there is no forcing it here, unlike write-flash --force.
+			return fmt.Errorf("%s is built for %s, not the %s: %w; build it for the %s (arduino-cli: the board's FQBN; PlatformIO: its board =)", what, other, chip, ErrOtherChip, chip)
 		}
 		return nil
 	}

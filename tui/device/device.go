@@ -16,6 +16,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/iotbench/iotbench/flasher"
+	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/target"
 	"github.com/iotbench/iotbench/serialmon"
 	"github.com/iotbench/iotbench/serialmon/decode"
@@ -213,7 +214,7 @@ func (d *Device) startMonitor(reset, boot bool) tea.Cmd {
 		}
 		d.mu.Unlock()
 		bootBaud := d.cfg.BootBaud
-		if !boot {
+		if !boot || !d.bootsAt74880() {
 			bootBaud = 0
 		}
 		o := serialmon.SessionOptions{
@@ -341,6 +342,15 @@ func (d *Device) setChip(chip string) {
 		d.chip = chip
 		d.newDecoderLocked()
 	}
+}
+
+// bootsAt74880 reports whether the ROM's output after a reset comes at
+// the ESP8266's 74880 baud (device-side.md §1.1): yes while the chip is
+// unknown; the ESP32-family ROMs print at 115200, the application's rate.
+func (d *Device) bootsAt74880() bool {
+	d.decMu.Lock()
+	defer d.decMu.Unlock()
+	return d.chip == "" || image.IsESP8266(d.chip)
 }
 
 // SymbolsLoaded reports an ELF loaded for crash decoding.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
@@ -13,21 +14,32 @@ import (
 	"github.com/iotbench/iotbench/flasher"
 	"github.com/iotbench/iotbench/flasher/fsimage"
 	"github.com/iotbench/iotbench/flasher/fstree"
+	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/target"
 )
 
 // Plan is what to put into flash.
 type Plan struct {
-	// App is the application image written at 0x0 ("" = none).
+	// App is the application file ("" = none). On an ESP8266 it is
+	// written at 0x0. On an ESP32-family chip it is placed by what it is
+	// (flasher/place): a merged image at 0x0, an app image at the boot app
+	// partition of the partition table; an image for another chip is
+	// refused before anything is written.
 	App string
 	// FS is a folder to build a filesystem image from, or a prepared
-	// image file ("" = none); it goes at the layout's filesystem offset.
+	// image file ("" = none); it goes at the layout's filesystem offset
+	// (ESP8266) or into the partition table's filesystem partition.
 	FS string
 	// FSKind is the filesystem built from a folder (default LittleFS).
 	FSKind layout.FSKind
 	// Layout names the ESP8266 flash layout; "" or "auto" picks it from
 	// the chip's flash size (and, for an image, from the image's size).
+	// On an ESP32-family chip it names the partition table instead: ""
+	// or "auto" is the merged image's own table, else the chip's, else
+	// (on a chip without one) arduino-esp32's default, which is then
+	// written at 0x8000; an arduino-esp32 scheme name or a table file
+	// (CSV or binary) is used and written at 0x8000.
 	Layout string
 	Verify flasher.VerifyMode
 }
@@ -46,6 +58,9 @@ type FlashDone struct {
 	Facts    *Facts
 	// Layout is the layout the filesystem was placed by ("" without FS).
 	Layout string
+	// Table says which partition table placed the regions of an
+	// ESP32-family chip ("" on an ESP8266).
+	Table string
 	// Regions are the regions written, in address order.
 	Regions []RegionInfo
 	// ELF is an .elf found next to the application image, which the
@@ -55,9 +70,21 @@ type FlashDone struct {
 
 // RegionInfo names one region of a plan.
 type RegionInfo struct {
-	Addr uint32
-	Size int
-	Name string
+	Addr uint32 `json:"addr"`
+	Size int    `json:"size"`
+	Name string `json:"name"`
+	// Why says why the region goes where it goes ("app0, from the
+	// chip's partition table"); "" where the address is the plain one.
+	Why string `json:"why,omitempty"`
+}
+
+// String is "app.bin → 0x10000 (app0, from the chip's partition table)".
+func (r RegionInfo) String() string {
+	s := fmt.Sprintf("%s → 0x%X", r.Name, r.Addr)
+	if r.Why != "" {
+		s += " (" + r.Why + ")"
+	}
+	return s
 }
 
 // PlannedEvent is the job's own event, sent once the regions are known
@@ -66,6 +93,7 @@ type RegionInfo struct {
 type PlannedEvent struct {
 	Regions []RegionInfo `json:"regions"`
 	Layout  string       `json:"layout,omitempty"`
+	Table   string       `json:"table,omitempty"`
 }
 
 // EventType names the event in JSON lines.
@@ -155,16 +183,16 @@ func (d *Device) runFlash(ctx context.Context, j *job, p Plan) {
 		j.q.push(jobItem{done: &res})
 	}()
 	emit := func(e flasher.Event) { j.q.push(jobItem{ev: e}) }
-	var regions []flasher.Region
+	var app []byte
 	if p.App != "" {
 		data, err := os.ReadFile(p.App)
 		if err != nil {
 			res.Err = &flasher.InputError{Msg: fmt.Sprintf("application image %s: %v", p.App, err)}
 			return
 		}
-		regions = append(regions, flasher.Region{Addr: 0, Data: data, Name: filepath.Base(p.App)})
+		app = data
 	}
-	if len(regions) == 0 && p.FS == "" {
+	if p.App == "" && p.FS == "" {
 		res.Err = &flasher.InputError{Msg: "nothing to flash: choose an application image, a filesystem folder or image, or both"}
 		return
 	}
@@ -196,20 +224,37 @@ func (d *Device) runFlash(ctx context.Context, j *job, p Plan) {
 	if size, err := l.FlashSize(); err == nil {
 		f.FlashSize = size
 	}
-	if p.FS != "" {
-		r, name, err := fsRegion(p, f)
+	var regions []placed
+	if f.Chip != "" && !image.IsESP8266(f.Chip) {
+		var table string
+		regions, table, err = esp32Regions(ctx, l, p, app, f)
 		if err != nil {
 			res.Err = err
 			return
 		}
-		res.Layout = name
-		regions = append(regions, r)
+		res.Table = table
+	} else {
+		if p.App != "" {
+			regions = append(regions, placed{Region: flasher.Region{Addr: 0, Data: app, Name: filepath.Base(p.App)}})
+		}
+		if p.FS != "" {
+			r, name, err := fsRegion(p, f)
+			if err != nil {
+				res.Err = err
+				return
+			}
+			res.Layout = name
+			regions = append(regions, placed{Region: r})
+		}
 	}
+	sort.Slice(regions, func(i, j int) bool { return regions[i].Addr < regions[j].Addr })
+	var write []flasher.Region
 	for _, r := range regions {
-		res.Regions = append(res.Regions, RegionInfo{Addr: r.Addr, Size: len(r.Data), Name: r.Name})
+		write = append(write, r.Region)
+		res.Regions = append(res.Regions, RegionInfo{Addr: r.Addr, Size: len(r.Data), Name: r.Name, Why: r.why})
 	}
-	emit(PlannedEvent{Regions: res.Regions, Layout: res.Layout})
-	if err := l.WriteFlash(ctx, regions, flasher.WriteOptions{Verify: p.Verify}); err != nil {
+	emit(PlannedEvent{Regions: res.Regions, Layout: res.Layout, Table: res.Table})
+	if err := l.WriteFlash(ctx, write, flasher.WriteOptions{Verify: p.Verify}); err != nil {
 		res.Err = err
 		return
 	}
@@ -254,9 +299,6 @@ func ResolveLayout(name string, flashSize, imageSize, blockSize int) (layout.ESP
 
 // fsRegion builds or checks the filesystem image of a plan for the chip.
 func fsRegion(p Plan, f Facts) (flasher.Region, string, error) {
-	if f.Chip != "" && !strings.EqualFold(f.Chip, "ESP8266") {
-		return flasher.Region{}, "", &flasher.InputError{Msg: fmt.Sprintf("filesystem images for the %s need its partition table, which the TUI does not handle yet: use iotbench write-flash", f.Chip)}
-	}
 	st, err := os.Stat(p.FS)
 	if err != nil {
 		return flasher.Region{}, "", &flasher.InputError{Msg: fmt.Sprintf("filesystem %s: %v", p.FS, err)}

@@ -1,8 +1,9 @@
-// Package virtual puts a virtual ESP8266 behind the TUI, so the TUI can be
-// tried and tested without hardware: the board's in-process port as a
-// device.Spec, a demo application that prints sensor readings (standing for
-// a sketch: the board does not execute image code), an image that makes
-// the ROM hand over to it, and a cable that can be pulled. The CLI's
+// Package virtual puts a virtual ESP8266 (or ESP32-family board) behind
+// the TUI, so the TUI can be tried and tested without hardware: the
+// board's in-process port as a device.Spec, a demo application that
+// prints sensor readings (standing for a sketch: the board does not
+// execute image code), an image that makes the ROM (or, on an ESP32, the
+// bootloader) hand over to it, and a cable that can be pulled. The CLI's
 // `iotbench tui --virtual` and the TUI's tests use it; the TUI itself does
 // not import it.
 package virtual
@@ -16,13 +17,16 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/iotbench/iotbench/flasher"
 	"github.com/iotbench/iotbench/flasher/image"
+	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/tui/device"
 	"github.com/iotbench/iotbench/virtualboard"
+	"github.com/iotbench/iotbench/virtualboard/esp32fw"
 )
 
 // Options configure a virtual board for the TUI.
@@ -40,8 +44,13 @@ type Options struct {
 	// Name is the port name shown in the board list.
 	Name string
 	// Stub gives the board a flasher stub of its own (see WriteStub), so
-	// flashing it goes at the stub's speed with MD5 verification.
+	// flashing it goes at the stub's speed with MD5 verification. ESP8266
+	// only (the ESP32-family ROMs inflate and hash by themselves).
 	Stub bool
+	// Chip is "ESP8266" (default) or an ESP32-family chip ("ESP32-C3");
+	// Flashed then loads a merged image (esp32fw: bootloader, arduino-esp32's
+	// default partition table, app) at 0x0.
+	Chip string
 }
 
 // Board is a virtual board with a pullable cable.
@@ -65,15 +74,22 @@ func New(o Options) (*Board, error) {
 	if o.App == nil {
 		o.App = DemoApp
 	}
-	if o.Name == "" {
-		o.Name = "virtual:esp8266"
+	if o.Chip == "" {
+		o.Chip = image.ChipESP8266
 	}
-	vb, err := virtualboard.New(virtualboard.Config{Speed: o.Speed, App: o.App, MAC: o.MAC})
+	esp8266 := image.IsESP8266(o.Chip)
+	if o.Stub && !esp8266 {
+		return nil, fmt.Errorf("virtual: the stub is an ESP8266 one; the %s's ROM loader needs none", o.Chip)
+	}
+	if o.Name == "" {
+		o.Name = "virtual:" + strings.ToLower(strings.ReplaceAll(o.Chip, "-", ""))
+	}
+	vb, err := virtualboard.New(virtualboard.Config{Speed: o.Speed, App: o.App, MAC: o.MAC, Chip: o.Chip})
 	if err != nil {
 		return nil, err
 	}
 	if o.Flashed {
-		img, err := SketchImage()
+		img, err := flashedImage(o.Chip)
 		if err != nil {
 			vb.Close()
 			return nil, err
@@ -153,6 +169,18 @@ func (b *Board) Replug() {
 	b.mu.Lock()
 	b.pulled = false
 	b.mu.Unlock()
+}
+
+// flashedImage is what a flashed board holds at 0x0.
+func flashedImage(chip string) ([]byte, error) {
+	if image.IsESP8266(chip) {
+		return SketchImage()
+	}
+	pt, err := layout.ESP32DefaultTable("default", 4<<20)
+	if err != nil {
+		return nil, err
+	}
+	return esp32fw.Merged(chip, pt, 1)
 }
 
 // SketchImage is a valid ESP8266 application image: the ROM loads it and
