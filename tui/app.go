@@ -351,28 +351,29 @@ func (m *Model) routeBoard(env common.BoardMsg) tea.Cmd {
 			return nil
 		}
 		p.board.FlashDone(msg, now)
-		m.syncFacts(p)
+		inspect := m.syncFacts(p)
 		m.timeline.Add(timeline.FlashDone(id, port, now, msg))
 		if msg.ELF != "" {
 			p.monitor.SetELF(msg.ELF)
 		}
 		// Reset in every case: into the new firmware, or out of the loader
 		// after a failure or a cancel.
-		return common.ForBoard(id, p.dev.StartMonitor(true))
+		return tea.Batch(inspect, common.ForBoard(id, p.dev.StartMonitor(true)))
 	case device.Identified:
+		var inspect tea.Cmd
 		if msg.Err != nil {
 			p.monitor.Note("identify failed: " + msg.Err.Error())
 			m.timeline.Add(timeline.Note(id, port, now, decode.Warning, "board.identify", "identify failed: "+msg.Err.Error()))
 		} else {
 			p.board.Facts(msg.Facts)
-			m.syncFacts(p)
+			inspect = m.syncFacts(p)
 			m.timeline.Add(timeline.Note(id, port, now, decode.Notice, "board.identify",
 				fmt.Sprintf("%s, MAC %s, %d MB flash", msg.Facts.Description, msg.Facts.MAC, msg.Facts.FlashSize>>20)))
 		}
 		if device.IsBusy(msg.Err) {
-			return nil
+			return inspect
 		}
-		return common.ForBoard(id, p.dev.StartMonitor(true))
+		return tea.Batch(inspect, common.ForBoard(id, p.dev.StartMonitor(true)))
 	case device.SymbolsLoaded:
 		if msg.Err != nil {
 			p.monitor.Note("ELF " + msg.Path + ": " + msg.Err.Error())
@@ -441,12 +442,13 @@ func (m *Model) provisionDone(p *pane, msg device.ProvisionDone) tea.Cmd {
 		return nil
 	}
 	res := msg.Result
+	var inspect tea.Cmd
 	switch {
 	case msg.Err != nil:
 		m.timeline.Add(timeline.Note(id, port, now, decode.Error, "provision.error", "could not start: "+msg.Err.Error()))
 	case res != nil:
 		p.board.Provisioned(res, msg.Examine, now)
-		m.syncFacts(p)
+		inspect = m.syncFacts(p)
 		if !msg.Examine && res.Report != nil {
 			p.doctor.SetReport(res.Report, "provisioning run "+now.Format("15:04:05"))
 		}
@@ -472,9 +474,9 @@ func (m *Model) provisionDone(p *pane, msg device.ProvisionDone) tea.Cmd {
 	// The board runs its firmware once the pipeline reset it: follow it
 	// without a reset. Before that it sits in the loader: reset it out.
 	if res != nil && reachedReset(res) {
-		return common.ForBoard(id, p.dev.ResumeMonitor())
+		return tea.Batch(inspect, common.ForBoard(id, p.dev.ResumeMonitor()))
 	}
-	return common.ForBoard(id, p.dev.StartMonitor(true))
+	return tea.Batch(inspect, common.ForBoard(id, p.dev.StartMonitor(true)))
 }
 
 func reachedReset(r *provision.Result) bool {
@@ -486,9 +488,11 @@ func reachedReset(r *provision.Result) bool {
 	return false
 }
 
-func (m *Model) syncFacts(p *pane) {
-	p.flash.SetBoard(p.board.Chip, p.board.FlashSize)
+// syncFacts tells the views what is known of the board; the Flash view
+// may look at its files again for a newly known chip.
+func (m *Model) syncFacts(p *pane) tea.Cmd {
 	p.provision.SetBoard(p.board.Chip, p.board.MAC)
+	return p.flash.SetBoard(p.board.Chip, p.board.FlashSize)
 }
 
 // typing reports whether the active view's text field has the keyboard.

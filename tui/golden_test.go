@@ -140,14 +140,21 @@ func monitorScene(t *testing.T) *Model {
 	return m
 }
 
-func flashScene(t *testing.T) *Model {
-	m := sceneModel(t, device.Spec{Port: "rfc2217://127.0.0.1:4000", Label: "remote"})
+// flashSceneOf: the Flash view of a board with facts, writing app and
+// /work/sketch/data, after evs.
+func flashSceneOf(t *testing.T, spec device.Spec, facts device.Facts, app string, evs []flasher.Event) *Model {
+	m := sceneModel(t, spec)
 	p := m.panes[0]
-	p.flash.SetPaths("/work/sketch/.pio/build/d1_mini/firmware.bin", "/work/sketch/data")
-	p.board.Facts(device.Facts{Chip: "ESP8266", Description: "ESP8266EX", MAC: "5c:cf:7f:01:02:03", FlashSize: 4 << 20})
+	p.flash.SetPaths(app, "/work/sketch/data")
+	p.board.Facts(facts)
 	m.syncFacts(p)
 	m.Update(keytest.Press("2"))
 	m.Update(keytest.Press("w"))
+	m.Update(common.BoardMsg{Board: 0, Msg: device.FlashProgress{Events: evs}})
+	return m
+}
+
+func flashScene(t *testing.T) *Model {
 	evs := []flasher.Event{
 		flasher.ConnectingEvent{Port: "rfc2217://127.0.0.1:4000", Attempt: 1, Of: 7, Strategy: "classic"},
 		flasher.ChipEvent{Chip: "ESP8266", Description: "ESP8266EX", MAC: "5c:cf:7f:01:02:03", CrystalMHz: 26},
@@ -161,8 +168,9 @@ func flashScene(t *testing.T) *Model {
 		flasher.WrittenEvent{Addr: 0, Size: 312512, Compressed: 221003, Elapsed: 5300 * time.Millisecond, Verified: true, VerifiedBy: "md5", MD5: "5d41402abc4b2a76b9719d911017c592"},
 		flasher.ProgressEvent{Phase: "write", Addr: 0x300000, Done: 409600, Total: 1024000, Elapsed: 2 * time.Second},
 	}
-	m.Update(common.BoardMsg{Board: 0, Msg: device.FlashProgress{Events: evs}})
-	return m
+	return flashSceneOf(t, device.Spec{Port: "rfc2217://127.0.0.1:4000", Label: "remote"},
+		device.Facts{Chip: "ESP8266", Description: "ESP8266EX", MAC: "5c:cf:7f:01:02:03", FlashSize: 4 << 20},
+		"/work/sketch/.pio/build/d1_mini/firmware.bin", evs)
 }
 
 func renderAt(m *Model, w, h int) string {

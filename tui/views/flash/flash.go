@@ -1,8 +1,9 @@
 // Package flash owns the Flash view: the form that says what goes into
 // flash (an application image, a filesystem folder or image, the layout —
-// automatic from the chip's flash size — and how to verify), and the job's
-// progress: one bar per region with speed and ETA, the flasher's log and
-// the verdict. Cancelling is safe: the device cancels the job's context
+// automatic from the chip's flash size — or on an ESP32-family board the
+// partition table, and how to verify), and the job's progress: one bar per
+// region with speed and ETA, where each region went and why, the
+// flasher's log and the verdict. Cancelling is safe: the device cancels the job's context
 // and the board is reset back into its firmware afterwards.
 package flash
 
@@ -21,6 +22,7 @@ import (
 	"github.com/iotbench/iotbench/flasher/fstree"
 	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/place"
 	"github.com/iotbench/iotbench/tui/common"
 	"github.com/iotbench/iotbench/tui/components/input"
 	"github.com/iotbench/iotbench/tui/device"
@@ -72,16 +74,19 @@ type Model struct {
 	id  common.BoardID
 	act Actions
 
-	app, fs  textinput.Model
-	kind     layout.FSKind
-	layout   string // "auto" or a layout name
-	verify   int
-	focus    field
-	editing  bool
-	info     [fieldCount]string
-	infoErr  [fieldCount]bool
-	chip     string
-	flashMB  int
+	app, fs textinput.Model
+	kind    layout.FSKind
+	layout  string // "auto" or a layout name
+	verify  int
+	focus   field
+	editing bool
+	info    [fieldCount]string
+	infoErr [fieldCount]bool
+	chip    string
+	flashMB int
+	// merged is the partition table of the application file when it is
+	// a merged image (nil otherwise): it places the filesystem.
+	merged   *layout.PartitionTable
 	running  bool
 	canceled bool
 	started  time.Time
@@ -103,10 +108,33 @@ func New(c common.Common, id common.BoardID, act Actions) *Model {
 }
 
 // SetBoard tells the view what is known of the chip (for the automatic
-// layout).
-func (m *Model) SetBoard(chip string, flashSize int) {
+// layout, and what the files are checked against). A layout chosen for
+// the other family (an ESP8266 layout, an ESP32 partition scheme) goes
+// back to auto, and chosen files are looked at again for this chip.
+func (m *Model) SetBoard(chip string, flashSize int) tea.Cmd {
+	was, wasChip := m.esp32(), m.chip
 	m.chip = chip
 	m.flashMB = flashSize
+	if m.esp32() != was {
+		m.layout = "auto"
+	}
+	if chip == wasChip {
+		return nil
+	}
+	return tea.Batch(m.inspect(fieldApp), m.inspect(fieldFS))
+}
+
+// esp32 reports whether the board is of the ESP32 family, placed by its
+// partition table.
+func (m *Model) esp32() bool { return imageChip(m.chip) != "" && !image.IsESP8266(imageChip(m.chip)) }
+
+// imageChip is the chip name images are checked against: "" while the
+// chip is unknown, "ESP8266" for any ESP8266 description ("ESP8266EX").
+func imageChip(chip string) string {
+	if strings.HasPrefix(strings.ToUpper(chip), "ESP8266") {
+		return image.ChipESP8266
+	}
+	return chip
 }
 
 // SetPaths fills the form (the CLI's --app and --fs).
@@ -124,18 +152,23 @@ func (m *Model) Typing() bool { return m.editing }
 
 // Inspected carries what a file chosen in the form contains.
 type Inspected struct {
-	field field
-	path  string
-	text  string
-	err   bool
+	field  field
+	path   string
+	chip   string
+	text   string
+	err    bool
+	merged *layout.PartitionTable
 }
 
 // Update handles keys, the job's progress and inspections.
 func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case Inspected:
-		if m.value(msg.field) == msg.path {
+		if m.value(msg.field) == msg.path && msg.chip == m.chip {
 			m.info[msg.field], m.infoErr[msg.field] = msg.text, msg.err
+			if msg.field == fieldApp {
+				m.merged = msg.merged
+			}
 		}
 	case device.FlashProgress:
 		for _, e := range msg.Events {
@@ -205,9 +238,21 @@ func (m *Model) edit() tea.Cmd {
 }
 
 // layoutChoices are "auto" and the layouts with a filesystem made for
-// the chip's flash size (all of them while it is unknown).
+// the chip's flash size (all of them while it is unknown); on an ESP32
+// "auto" and arduino-esp32's partition schemes with a filesystem that
+// fit its flash.
 func (m *Model) layoutChoices() []string {
 	out := []string{"auto"}
+	if m.esp32() {
+		for _, n := range layout.ESP32DefaultNames() {
+			if pt, err := layout.ESP32DefaultTable(n, m.flashMB); err == nil {
+				if _, err := pt.FS(); err == nil {
+					out = append(out, n)
+				}
+			}
+		}
+		return out
+	}
 	ls := layout.ESP8266Layouts()
 	if m.flashMB > 0 {
 		ls = layout.ESP8266ForFlash(m.flashMB)
@@ -249,19 +294,52 @@ func (m *Model) updateField(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) inspect(f field) tea.Cmd {
 	path := m.value(f)
 	m.info[f], m.infoErr[f] = "", false
+	if f == fieldApp {
+		m.merged = nil
+	}
 	if path == "" {
 		return nil
 	}
+	chip := m.chip
 	return common.ForBoard(m.id, func() tea.Msg {
-		text, err := describe(f, path)
+		in := Inspected{field: f, path: path, chip: chip}
+		text, merged, err := describe(f, path, imageChip(chip))
 		if err != nil {
-			return Inspected{field: f, path: path, text: err.Error(), err: true}
+			in.text, in.err = err.Error(), true
+			return in
 		}
-		return Inspected{field: f, path: path, text: text}
+		in.text, in.merged = text, merged
+		return in
 	})
 }
 
-func describe(f field, path string) (string, error) {
+// describe says what a chosen file is, for the chip when it is known; an
+// application file of an ESP32-family chip also says where it will go
+// (and a merged image gives its partition table).
+func describe(f field, path, chip string) (string, *layout.PartitionTable, error) {
+	text, err := describeFile(f, path, chip)
+	if err != nil || f != fieldApp || chip == "" || image.IsESP8266(chip) {
+		return text, nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	merged, pt, err := place.Split(data, chip)
+	switch {
+	case err != nil:
+		return "", nil, fmt.Errorf("not an application image for the %s: %v", chip, err)
+	case merged:
+		text = fmt.Sprintf("merged image for the %s (bootloader, partition table, app), %s: written at 0x0", chip, size(len(data)))
+		if fs, err := pt.FS(); err == nil {
+			text += fmt.Sprintf("; its table puts the filesystem in %s at 0x%X", fs.Label, fs.Offset)
+		}
+		return text, pt, nil
+	}
+	return text + "; written at the boot app partition (0x10000 in arduino-esp32's tables)", nil, nil
+}
+
+func describeFile(f field, path, chip string) (string, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return "", err
@@ -291,9 +369,22 @@ func describe(f field, path string) (string, error) {
 		}
 		return fmt.Sprintf("%s image: %s, %d-byte blocks, %d entries", im.Kind, size(len(data)), im.BlockSize, len(im.Entries)), nil
 	}
-	im, err := image.Parse(data, image.ChipESP8266)
-	if err != nil {
+	parseAs := chip
+	if chip == "" {
+		parseAs = image.ChipESP8266
+	}
+	im, err := image.Parse(data, parseAs)
+	switch {
+	case chip == "" && (len(data) == 0 || data[0] != image.Magic):
+		return "", fmt.Errorf("not an ESP application image (it does not start with 0x%02X): choose the sketch's .bin", image.Magic)
+	case err != nil && chip == "":
+		return "", fmt.Errorf("not an ESP application image: %v", err)
+	case err != nil && image.IsESP8266(chip):
 		return "", fmt.Errorf("not an ESP8266 application image: %v", err)
+	case err != nil:
+		// A merged image starts with the bootloader only where the chip's
+		// bootloader offset is 0x0; describe's Split says the rest.
+		return fmt.Sprintf("%s file, %s", chip, size(len(data))), nil
 	}
 	return fmt.Sprintf("%s image: %s, %d segments, %s %s %s, entry 0x%08x", im.Chip, size(len(data)), len(im.Segments),
 		im.FlashModeName, im.FlashSizeName, im.FlashFreqName, uint32(im.Entry)), nil
@@ -347,6 +438,9 @@ func (m *Model) event(e flasher.Event) {
 		for _, ri := range e.Regions {
 			r := m.regionAt(ri.Addr)
 			r.name, r.total = ri.Name, ri.Size
+			if ri.Why != "" {
+				m.logf("%s", ri)
+			}
 		}
 		if e.Layout != "" {
 			m.logf("filesystem placed by layout %s", e.Layout)
@@ -417,6 +511,9 @@ func (m *Model) done(d device.FlashDone) {
 		msg := fmt.Sprintf("done in %s: %d region(s) written", took, len(d.Regions))
 		if d.Layout != "" {
 			msg += ", filesystem placed by layout " + d.Layout
+		}
+		if d.Table != "" {
+			msg += ", placed by " + d.Table
 		}
 		msg += "; the board is restarting into the new firmware"
 		if d.ELF != "" {

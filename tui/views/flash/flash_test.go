@@ -113,7 +113,7 @@ func TestBadFiles(t *testing.T) {
 	os.WriteFile(notImage, []byte("hello"), 0o644)
 	run(m, m.SetPaths(notImage, filepath.Join(dir, "missing")))
 	s := ansi.Strip(m.View())
-	if !strings.Contains(s, "not an ESP8266 application image") {
+	if !strings.Contains(s, "not an ESP application image (it does not start with 0xE9)") {
 		t.Fatalf("bad image not reported:\n%s", s)
 	}
 	m.Update(keytest.Press("down"))

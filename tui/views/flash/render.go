@@ -9,6 +9,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/place"
 	"github.com/iotbench/iotbench/flasher/target"
 	"github.com/iotbench/iotbench/tui/device"
 )
@@ -42,7 +43,7 @@ func (m *Model) View() string {
 		if f == m.focus && !m.running {
 			mark, label = "▸ ", st.Selected
 		}
-		row := mark + label.Render(fmt.Sprintf("%-*s", labelWidth-2, fieldNames[f])) + m.fieldValue(f)
+		row := mark + label.Render(fmt.Sprintf("%-*s", labelWidth-2, m.fieldName(f))) + m.fieldValue(f)
 		top = append(top, cut(row, w))
 	}
 	if info := m.info[m.focus]; info != "" && !m.running {
@@ -102,6 +103,15 @@ func (m *Model) View() string {
 	return strings.Join(rows, "\n")
 }
 
+// fieldName is the form's label: an ESP32-family board is laid out by
+// its partition table, not by an ESP8266 layout.
+func (m *Model) fieldName(f field) string {
+	if f == fieldLayout && m.esp32() {
+		return "Partitions"
+	}
+	return fieldNames[f]
+}
+
 func (m *Model) fieldValue(f field) string {
 	st := m.Styles
 	switch f {
@@ -129,6 +139,9 @@ func (m *Model) fieldValue(f field) string {
 
 func (m *Model) layoutValue() string {
 	st := m.Styles
+	if m.esp32() {
+		return m.tableValue()
+	}
 	if m.layout != "auto" {
 		l, err := layout.ESP8266(m.layout)
 		if err != nil {
@@ -224,4 +237,35 @@ func (m *Model) ShortHelp() []key.Binding {
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.Keys.Flash
 	return [][]key.Binding{{k.Up, k.Down, k.Edit}, {k.Write, k.Cancel}}
+}
+
+// tableValue says which partition table will place the regions of an
+// ESP32-family board, and its filesystem partition where that is known
+// before connecting.
+func (m *Model) tableValue() string {
+	st := m.Styles
+	fsPart := func(pt *layout.PartitionTable) string {
+		p, err := pt.FS()
+		if err != nil {
+			return st.Error.Render(": " + err.Error())
+		}
+		return st.Subtle.Render(fmt.Sprintf(": FS %s at 0x%06X, %s", p.Label, p.Offset, size(int(p.Size))))
+	}
+	if m.layout != "auto" {
+		pt, err := layout.ESP32DefaultTable(m.layout, m.flashMB)
+		if err != nil {
+			return st.Error.Render(err.Error())
+		}
+		return st.Text.Render(m.layout) + fsPart(pt) + st.Subtle.Render(" (written at 0x8000)")
+	}
+	if m.merged != nil {
+		return st.Text.Render("auto → the merged image's") + fsPart(m.merged)
+	}
+	text := st.Text.Render("auto") + st.Subtle.Render(": the chip's table at 0x8000")
+	if pt, scheme, err := place.DefaultTable(m.flashMB); err == nil && m.flashMB > 0 {
+		if p, err := pt.FS(); err == nil {
+			return text + st.Subtle.Render(fmt.Sprintf("; none → %s: FS %s at 0x%06X", scheme, p.Label, p.Offset))
+		}
+	}
+	return text + st.Subtle.Render(", read when flashing")
 }
