@@ -9,7 +9,6 @@
 package place
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/iotbench/iotbench/flasher/fsimage"
@@ -18,8 +17,26 @@ import (
 	"github.com/iotbench/iotbench/flasher/layout"
 )
 
-// ErrOtherChip is wrapped when an image is built for another chip.
-var ErrOtherChip = errors.New("images for another chip do not boot")
+// OtherChipError is an image (or part of a merged one) built for another
+// chip: the chip's bootloader would refuse it.
+type OtherChipError struct {
+	// What names the image ("the app image", "the bootloader at 0x0 of
+	// the merged image"); Built is "the ESP32-S3" (or "another chip").
+	What, Built, Chip string
+	// Err is image.CheckChipID's error.
+	Err error
+}
+
+func (e *OtherChipError) Error() string { return e.What + ": " + e.Err.Error() }
+
+func (e *OtherChipError) Unwrap() error { return e.Err }
+
+// Advice says it for a front end that cannot force the write (the
+// bootloader checks the ID, so forcing only makes a board that does not
+// start): what the image is built for and how to build the right one.
+func (e *OtherChipError) Advice() string {
+	return fmt.Sprintf("%s is built for %s, not the %s: build it for the %s (arduino-cli: its --fqbn; PlatformIO: the env's board)", e.What, e.Built, e.Chip, e.Chip)
+}
 
 // Split tells a merged image from an app image by what a merged one
 // holds: the bootloader at the chip's bootloader offset and a partition
@@ -43,9 +60,7 @@ func Split(app []byte, chip string) (merged bool, table *layout.PartitionTable, 
 					other = "the " + name
 				}
 			}
-			// The chip would not run it (the bootloader checks the ID):
-			// there is no forcing it here, unlike write-flash --force.
-			return fmt.Errorf("%s is built for %s, not the %s: %w; build it for the %s (arduino-cli: the board's FQBN; PlatformIO: its board =)", what, other, chip, ErrOtherChip, chip)
+			return &OtherChipError{What: what, Built: other, Chip: chip, Err: err}
 		}
 		return nil
 	}

@@ -2,6 +2,7 @@ package place_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,10 @@ func TestSplit(t *testing.T) {
 		}
 	}
 	s3, _ := esp32fw.App("ESP32-S3", 1)
-	if _, _, err := place.Split(s3, "ESP32-C3"); err == nil || !strings.Contains(err.Error(), "ESP32-S3") {
+	_, _, err := place.Split(s3, "ESP32-C3")
+	var oc *place.OtherChipError
+	if !errors.As(err, &oc) || !strings.Contains(err.Error(), "the app image: image is for ESP32-S3 (chip ID 9), not ESP32-C3") ||
+		!strings.HasPrefix(oc.Advice(), "the app image is built for the ESP32-S3, not the ESP32-C3: build it for the ESP32-C3") {
 		t.Errorf("an S3 app on a C3: %v", err)
 	}
 	// An ESP32 merged image has its bootloader at 0x1000; on a C3 the

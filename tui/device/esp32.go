@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -55,7 +56,7 @@ func esp32Regions(ctx context.Context, r flashReader, p Plan, app []byte, f Fact
 		var inner *layout.PartitionTable
 		var err error
 		if merged, inner, err = place.Split(app, f.Chip); err != nil {
-			return nil, "", in("%s: %v", appName, err)
+			return nil, "", in("%s: %s", appName, SplitAdvice(err))
 		}
 		if merged {
 			if !IsAutoTable(p.Layout) {
@@ -140,4 +141,14 @@ func esp32FS(p Plan, pt *layout.PartitionTable, from string) (placed, error) {
 		name = fmt.Sprintf("%s/ (%s, %d files)", in.Name, im.Kind, im.Files)
 	}
 	return placed{Region: flasher.Region{Addr: im.Partition.Offset, Data: im.Data, Name: name}, why: im.Partition.Label + ", from " + from}, nil
+}
+
+// SplitAdvice words place.Split's error for the TUI, which has no way to
+// force another chip's image (nor should it: the bootloader refuses it).
+func SplitAdvice(err error) string {
+	var oc *place.OtherChipError
+	if errors.As(err, &oc) {
+		return oc.Advice()
+	}
+	return err.Error()
 }

@@ -328,7 +328,7 @@ func describe(f field, path, chip string) (string, *layout.PartitionTable, error
 	merged, pt, err := place.Split(data, chip)
 	switch {
 	case err != nil:
-		return "", nil, fmt.Errorf("not an application image for the %s: %v", chip, err)
+		return "", nil, fmt.Errorf("not an application image for the %s: %s", chip, device.SplitAdvice(err))
 	case merged:
 		text = fmt.Sprintf("merged image for the %s (bootloader, partition table, app), %s: written at 0x0", chip, size(len(data)))
 		if fs, err := pt.FS(); err == nil {
