@@ -10,6 +10,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher"
 	"github.com/iotbench/iotbench/flasher/fsimage"
+	"github.com/iotbench/iotbench/flasher/image"
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/place"
 	"github.com/iotbench/iotbench/tui/device"
@@ -19,9 +20,11 @@ import (
 
 const c3 = "ESP32-C3"
 
-func newC3(t *testing.T, flashed bool) *virtual.Board {
+func newC3(t *testing.T, flashed bool) *virtual.Board { return newESP32(t, c3, flashed) }
+
+func newESP32(t *testing.T, chip string, flashed bool) *virtual.Board {
 	t.Helper()
-	b, err := virtual.New(virtual.Options{Speed: speed, Flashed: flashed, Chip: c3})
+	b, err := virtual.New(virtual.Options{Speed: speed, Flashed: flashed, Chip: chip})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,9 +80,9 @@ func regionAt(t *testing.T, done device.FlashDone, addr uint32) device.RegionInf
 }
 
 // mounted opens what the flash holds in the table's filesystem partition.
-func mounted(t *testing.T, b *virtual.Board) *fsimage.Image {
+func mounted(t *testing.T, b *virtual.Board, pt *layout.PartitionTable) *fsimage.Image {
 	t.Helper()
-	fs, err := defaultTable(t).FS()
+	fs, err := pt.FS()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,55 +102,98 @@ func boots(t *testing.T, d *device.Device) {
 	log.until(t, d, gen, lineWith("reading 1 "))
 }
 
-// An app image on a C3 that holds bootloader, table and an older app goes
-// to the boot app partition of the chip's table (0x10000), not to 0x0
-// where the C3's bootloader is; a folder is built into the table's spiffs
-// partition; the board then boots the new app.
+// An app image on a board that holds bootloader, table and an older app
+// goes to the boot app partition of the chip's table (0x10000), not to
+// 0x0 — where the C3's bootloader is; the ESP32's is at 0x1000 — and a
+// folder is built into the table's spiffs partition; the board then boots
+// the new app.
 func TestFlashESP32AppIntoChipTable(t *testing.T) {
-	b := newC3(t, true)
+	for _, chip := range []string{c3, "ESP32"} {
+		t.Run(chip, func(t *testing.T) {
+			b := newESP32(t, chip, true)
+			d := newDevice(t, b, true)
+			blOff, err := image.BootloaderOffset(chip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bl, err := esp32fw.Bootloader(chip)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(b.Flash().Read(blOff, len(bl)), bl) {
+				t.Fatalf("the flashed board holds no bootloader at 0x%X", blOff)
+			}
+			path, app := appFile(t, chip, 2)
+			evs, done := flashAll(t, d, device.Plan{App: path, FS: dataDir(t), FSKind: layout.SPIFFS})
+			if done.Err != nil {
+				t.Fatalf("flash: %v", done.Err)
+			}
+			if !bytes.Equal(b.Flash().Read(0x10000, len(app)), app) {
+				t.Fatal("the app image is not at 0x10000")
+			}
+			if !bytes.Equal(b.Flash().Read(blOff, len(bl)), bl) {
+				t.Fatal("the bootloader was overwritten")
+			}
+			if done.Table != device.TableFromChip || len(done.Regions) != 2 {
+				t.Fatalf("table %q, regions %+v", done.Table, done.Regions)
+			}
+			if s := regionAt(t, done, 0x10000).String(); s != "app.bin → 0x10000 (app0, from the chip's partition table)" {
+				t.Fatalf("app region: %s", s)
+			}
+			fs := regionAt(t, done, 0x290000)
+			if fs.Why != "spiffs, from the chip's partition table" || !strings.Contains(fs.Name, "spiffs, 1 files") {
+				t.Fatalf("filesystem region: %s", fs)
+			}
+			im := mounted(t, b, defaultTable(t))
+			if im.Kind != layout.SPIFFS || len(im.Entries) != 1 || im.Entries[0].Path != "/config.json" {
+				t.Fatalf("mounted %s with %+v", im.Kind, im.Entries)
+			}
+			var planned *device.PlannedEvent
+			for _, e := range evs {
+				if p, ok := e.(device.PlannedEvent); ok {
+					planned = &p
+				}
+			}
+			if planned == nil || planned.Table != device.TableFromChip || len(planned.Regions) != 2 {
+				t.Fatalf("planned event %+v", planned)
+			}
+			boots(t, d)
+		})
+	}
+}
+
+// A scheme named in the plan is written at 0x8000 and places the
+// filesystem; with a merged image (which carries its own table) naming
+// one is refused.
+func TestFlashESP32NamedScheme(t *testing.T) {
+	b := newC3(t, false)
 	d := newDevice(t, b, true)
-	bl, err := esp32fw.Bootloader(c3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(b.Flash().Read(0, len(bl)), bl) {
-		t.Fatal("the flashed board holds no bootloader at 0x0")
-	}
-	path, app := appFile(t, c3, 2)
-	evs, done := flashAll(t, d, device.Plan{App: path, FS: dataDir(t), FSKind: layout.SPIFFS})
+	_, done := flashAll(t, d, device.Plan{FS: dataDir(t), Layout: "min_spiffs"})
 	if done.Err != nil {
 		t.Fatalf("flash: %v", done.Err)
 	}
-	if !bytes.Equal(b.Flash().Read(0x10000, len(app)), app) {
-		t.Fatal("the app image is not at 0x10000")
+	pt, err := place.ChipTable(b.Flash().Read(layout.PartitionTableOffset, layout.PartitionTableMaxLen))
+	if err != nil || pt == nil {
+		t.Fatalf("no table at 0x8000: %v", err)
 	}
-	if !bytes.Equal(b.Flash().Read(0, len(bl)), bl) {
-		t.Fatal("the bootloader at 0x0 was overwritten")
+	fs, _ := pt.FS()
+	if r := regionAt(t, done, fs.Offset); fs.Offset != 0x3D0000 || r.Why != "spiffs, from table scheme min_spiffs" {
+		t.Fatalf("filesystem at 0x%X: %s", fs.Offset, r)
 	}
-	if done.Table != device.TableFromChip || len(done.Regions) != 2 {
-		t.Fatalf("table %q, regions %+v", done.Table, done.Regions)
+	mounted(t, b, pt)
+
+	merged, err := esp32fw.Merged(c3, defaultTable(t), 1)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if s := regionAt(t, done, 0x10000).String(); s != "app.bin → 0x10000 (app0, from the chip's partition table)" {
-		t.Fatalf("app region: %s", s)
+	before := b.Flash().Read(0, 4<<20)
+	_, done = flashAll(t, d, device.Plan{App: writeFile(t, "m.bin", merged), Layout: "min_spiffs"})
+	if done.Err == nil || !strings.Contains(done.Err.Error(), "set the partition table to auto") {
+		t.Fatalf("merged image with a named scheme: %v", done.Err)
 	}
-	fs := regionAt(t, done, 0x290000)
-	if fs.Why != "spiffs, from the chip's partition table" || !strings.Contains(fs.Name, "spiffs, 1 files") {
-		t.Fatalf("filesystem region: %s", fs)
+	if !bytes.Equal(b.Flash().Read(0, 4<<20), before) {
+		t.Fatal("the flash changed")
 	}
-	im := mounted(t, b)
-	if im.Kind != layout.SPIFFS || len(im.Entries) != 1 || im.Entries[0].Path != "/config.json" {
-		t.Fatalf("mounted %s with %+v", im.Kind, im.Entries)
-	}
-	var planned *device.PlannedEvent
-	for _, e := range evs {
-		if p, ok := e.(device.PlannedEvent); ok {
-			planned = &p
-		}
-	}
-	if planned == nil || planned.Table != device.TableFromChip || len(planned.Regions) != 2 {
-		t.Fatalf("planned event %+v", planned)
-	}
-	boots(t, d)
 }
 
 // A merged image goes to 0x0 whole (bootloader, table, app), with the
@@ -173,7 +219,7 @@ func TestFlashESP32Merged(t *testing.T) {
 	if r := regionAt(t, done, 0); r.Why != "merged image: bootloader, partition table and app" {
 		t.Fatalf("merged region: %s", r)
 	}
-	if im := mounted(t, b); im.Kind != layout.LittleFS || len(im.Entries) != 1 {
+	if im := mounted(t, b, defaultTable(t)); im.Kind != layout.LittleFS || len(im.Entries) != 1 {
 		t.Fatalf("mounted %s with %+v", im.Kind, im.Entries)
 	}
 	boots(t, d)
@@ -202,7 +248,7 @@ func TestFlashESP32FilesystemOnBlank(t *testing.T) {
 	if fs, _ := pt.FS(); fs.Offset != 0x290000 {
 		t.Fatalf("the written table's filesystem is at 0x%X", fs.Offset)
 	}
-	mounted(t, b)
+	mounted(t, b, pt)
 }
 
 // An app for another chip (an S3 app, an ESP8266 sketch) is refused with
