@@ -684,16 +684,23 @@ func (l *tlsListener) Serve(establish listeners.EstablishFn) {
 	}
 }
 
-func (l *tlsListener) Close(closeClients listeners.CloseFn) {
+// Close ends every connection itself instead of calling closeClients:
+// mochi v2.7.9's closeListenerClients takes the clients' read lock twice
+// (GetByListener calls Len), and a client disconnecting at that moment
+// (its write lock waiting in between) deadlocks the server for good
+// (mochi-mqtt/server issue #488, fix #489 unmerged; seen here as a 10 min
+// test timeout). Every live connection is in l.conns until its
+// EstablishFn returns, so closing them ends each client's session the way
+// a dropped network does; clients here speak MQTT 3.1.1, which has no
+// server DISCONNECT to miss.
+func (l *tlsListener) Close(listeners.CloseFn) {
 	l.once.Do(func() {
 		if l.cancel != nil {
 			l.cancel()
 		}
-		closeClients(l.id)
 		if l.listen != nil {
 			l.listen.Close()
 		}
-		// Clients still before CONNECT are not known to mochi yet.
 		l.mu.Lock()
 		for c := range l.conns {
 			c.Close()
