@@ -104,7 +104,7 @@ func (r *run) chipTable(ctx context.Context) (*layout.PartitionTable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the partition table at 0x%x: %w", layout.PartitionTableOffset, err)
 	}
-	pt, err := place.ChipTable(b)
+	pt, err := place.ChipTable(b, layout.PartitionTableOffset)
 	if err != nil {
 		return nil, fmt.Errorf("%w; pass --partitions (a CSV, or a scheme such as default) to write a good one", err)
 	}

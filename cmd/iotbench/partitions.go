@@ -11,6 +11,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher"
 	"github.com/iotbench/iotbench/flasher/layout"
+	"github.com/iotbench/iotbench/flasher/place"
 )
 
 func (a *app) partitionsCommand() *cobra.Command {
@@ -164,12 +165,12 @@ func readChipPartitions(ctx context.Context, s *session, off uint32) (*layout.Pa
 	if err != nil {
 		return nil, err
 	}
-	if bytes.Count(b, []byte{0xFF}) == len(b) {
-		return nil, &flasher.InputError{Msg: fmt.Sprintf("no partition table on the chip at 0x%X (the flash there is erased): write one with iotbench partitions write TABLE.csv, or pass --partitions", off)}
-	}
-	pt, err := layout.ParseBinary(b)
+	pt, err := place.ChipTable(b, off)
 	if err != nil {
-		return nil, &flasher.InputError{Msg: fmt.Sprintf("the partition table on the chip at 0x%X is damaged: %v; write a good one with iotbench partitions write TABLE.csv", off, err)}
+		return nil, &flasher.InputError{Msg: err.Error() + "; write a good one with iotbench partitions write TABLE.csv"}
+	}
+	if pt == nil {
+		return nil, &flasher.InputError{Msg: fmt.Sprintf("no partition table on the chip at 0x%X (the flash there is erased): write one with iotbench partitions write TABLE.csv, or pass --partitions", off)}
 	}
 	return pt, nil
 }

@@ -87,15 +87,15 @@ func Split(app []byte, chip string) (merged bool, table *layout.PartitionTable, 
 }
 
 // ChipTable reads the bytes a chip holds at its partition table offset
-// (layout.PartitionTableMaxLen of them): nil when that flash is erased, an
-// error when it holds something the bootloader would refuse.
-func ChipTable(b []byte) (*layout.PartitionTable, error) {
+// off (layout.PartitionTableMaxLen of them): nil when that flash is
+// erased, an error when it holds something the bootloader would refuse.
+func ChipTable(b []byte, off uint32) (*layout.PartitionTable, error) {
 	if erased(b) {
 		return nil, nil
 	}
 	pt, err := layout.ParseBinary(b)
 	if err != nil {
-		return nil, fmt.Errorf("the partition table on the chip at 0x%x is damaged: %w", layout.PartitionTableOffset, err)
+		return nil, fmt.Errorf("the partition table on the chip at 0x%X is damaged: %w", off, err)
 	}
 	return pt, nil
 }

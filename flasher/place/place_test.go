@@ -63,17 +63,17 @@ func TestChipTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := place.ChipTable(bin)
+	got, err := place.ChipTable(bin, layout.PartitionTableOffset)
 	if err != nil || got == nil || len(got.Partitions) != len(pt.Partitions) {
 		t.Fatalf("table: %v %v", got, err)
 	}
-	got, err = place.ChipTable(bytes.Repeat([]byte{0xFF}, layout.PartitionTableMaxLen))
+	got, err = place.ChipTable(bytes.Repeat([]byte{0xFF}, layout.PartitionTableMaxLen), layout.PartitionTableOffset)
 	if got != nil || err != nil {
 		t.Fatalf("erased: %v %v", got, err)
 	}
 	bad := append([]byte(nil), bin...)
 	bad[5] ^= 0xFF
-	if _, err := place.ChipTable(bad[:40]); err == nil || !strings.Contains(err.Error(), "damaged") {
+	if _, err := place.ChipTable(bad[:40], layout.PartitionTableOffset); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Fatalf("damaged: %v", err)
 	}
 }
@@ -178,7 +178,7 @@ func FuzzChipTable(f *testing.F) {
 	f.Add(bytes.Repeat([]byte{0xFF}, 64))
 	f.Add([]byte{0xAA, 0x50, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		pt, err := place.ChipTable(b)
+		pt, err := place.ChipTable(b, layout.PartitionTableOffset)
 		if err != nil && pt != nil {
 			t.Fatal("an error with a table")
 		}

@@ -77,7 +77,7 @@ func esp32Regions(ctx context.Context, r flashReader, p Plan, app []byte, f Fact
 		if err != nil {
 			return nil, "", fmt.Errorf("reading the chip's partition table at 0x%X: %w", layout.PartitionTableOffset, err)
 		}
-		if pt, err = place.ChipTable(b); err != nil {
+		if pt, err = place.ChipTable(b, layout.PartitionTableOffset); err != nil {
 			return nil, "", in("%v; choose a table (a scheme such as default) to write a good one", err)
 		}
 		from = TableFromChip

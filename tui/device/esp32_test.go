@@ -172,7 +172,7 @@ func TestFlashESP32NamedScheme(t *testing.T) {
 	if done.Err != nil {
 		t.Fatalf("flash: %v", done.Err)
 	}
-	pt, err := place.ChipTable(b.Flash().Read(layout.PartitionTableOffset, layout.PartitionTableMaxLen))
+	pt, err := place.ChipTable(b.Flash().Read(layout.PartitionTableOffset, layout.PartitionTableMaxLen), layout.PartitionTableOffset)
 	if err != nil || pt == nil {
 		t.Fatalf("no table at 0x8000: %v", err)
 	}
@@ -241,7 +241,7 @@ func TestFlashESP32FilesystemOnBlank(t *testing.T) {
 	if r := regionAt(t, done, 0x8000); r.Why != "arduino-esp32's default table (default; the chip had none)" {
 		t.Fatalf("table region: %s", r)
 	}
-	pt, err := place.ChipTable(b.Flash().Read(layout.PartitionTableOffset, layout.PartitionTableMaxLen))
+	pt, err := place.ChipTable(b.Flash().Read(layout.PartitionTableOffset, layout.PartitionTableMaxLen), layout.PartitionTableOffset)
 	if err != nil || pt == nil {
 		t.Fatalf("no table at 0x8000 after the flash: %v", err)
 	}
