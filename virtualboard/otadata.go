@@ -62,11 +62,6 @@ func tryBoot(s otadata.Slots, fl *Flash, chip string, start int) (int, layout.Pa
 	return 0, layout.Partition{}, nil, failed
 }
 
-// NextUpdatePartition is esp_ota_get_next_update_partition(running).
-func NextUpdatePartition(pt *layout.PartitionTable, running layout.Partition) (layout.Partition, error) {
-	return otadata.NextUpdatePartition(pt, running)
-}
-
 // SetBootPartition is esp_ota_set_boot_partition for an OTA slot without
 // the image check (esp_rewrite_ota_data, see otadata.SetBoot); the write
 // goes through fl with its timing. The entry's state is NEW

@@ -77,10 +77,10 @@ func TestSetBootPartition(t *testing.T) {
 			t.Fatalf("step %d: the bootloader's writes %+v, want otadata[%d] made PENDING_VERIFY", i, s.Writes, s.Active)
 		}
 	}
-	if next, _ := NextUpdatePartition(pt, app0); next.Label != "app1" {
+	if next, _ := otadata.NextUpdatePartition(pt, app0); next.Label != "app1" {
 		t.Fatalf("next after app0: %s", next.Label)
 	}
-	if next, _ := NextUpdatePartition(pt, app1); next.Label != "app0" {
+	if next, _ := otadata.NextUpdatePartition(pt, app1); next.Label != "app0" {
 		t.Fatalf("next after app1: %s", next.Label)
 	}
 	nvs, _ := pt.ByLabel("nvs")

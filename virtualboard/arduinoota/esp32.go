@@ -12,6 +12,7 @@ import (
 
 	"github.com/iotbench/iotbench/flasher/layout"
 	"github.com/iotbench/iotbench/flasher/ota"
+	"github.com/iotbench/iotbench/flasher/otadata"
 	"github.com/iotbench/iotbench/virtualboard"
 )
 
@@ -128,7 +129,7 @@ func (u *update32) begin(size uint32, cmd ota.Command, label string) bool {
 		// esp_ota_get_next_update_partition(NULL) starts from the
 		// running partition, not from what otadata now selects.
 		if running, ok := u.env.RunningPartition(); ok {
-			if p, err := virtualboard.NextUpdatePartition(pt, running); err == nil {
+			if p, err := otadata.NextUpdatePartition(pt, running); err == nil {
 				part = &p
 			}
 		}
